@@ -1,0 +1,420 @@
+"""A tiny spreadsheet expression language: one tree renders an Excel formula and computes in Python.
+
+This is how wbtool keeps one source of truth. A scoring rule is written once as an :class:`Expr`
+tree over named variables (``weight``, ``target``, ``actual``...). The writer renders it to a
+formula with the variables bound to A1 references; the checker evaluates the very same tree with
+the variables bound to the values read from the returned workbook. Python evaluation follows the
+spreadsheet's semantics where they matter for scoring: blanks count as 0 in arithmetic, text in
+arithmetic is ``#VALUE!``, IF is lazy, numeric comparisons are made at 15 significant digits (as
+Excel and LibreOffice do), and ROUND rounds half away from zero after taking 15 significant digits.
+
+Only classic functions (compat.md's whitelist) can be expressed, so no ``_xlfn.`` function can slip
+into a generated workbook.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Mapping, Sequence
+
+#: Functions an expression may call; all classic, computed by Excel 2007+, WPS and LibreOffice.
+FUNCTIONS = frozenset(
+    {"IF", "AND", "OR", "NOT", "MIN", "MAX", "ROUND", "ISNUMBER", "SUM", "SUMIF", "LEN", "TRIM", "ABS", "COUNTIF"}
+)
+#: The classic-function whitelist (compat.md) that tests hold every generated formula to.
+CLASSIC_FUNCTIONS = frozenset(
+    {
+        "IF", "AND", "OR", "NOT", "MIN", "MAX", "SUM", "SUMIF", "SUMIFS", "SUMPRODUCT", "COUNTIF",
+        "COUNTIFS", "COUNTA", "INDEX", "MATCH", "ROUND", "ABS", "ISNUMBER", "ISBLANK", "ISERROR",
+        "IFERROR", "LEN", "TRIM", "DATE", "TEXT",
+    }
+)
+
+
+class XLError(str):
+    """A spreadsheet error value such as ``#DIV/0!``; propagates through arithmetic like Excel's."""
+
+
+VALUE = XLError("#VALUE!")
+DIV0 = XLError("#DIV/0!")
+
+Blank = None  # an empty cell
+
+
+def xl_round(x: float, digits: int = 2) -> float:
+    """Excel/LibreOffice ROUND: 15 significant digits first, then half away from zero."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    d = Decimal(f"{abs(x):.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return math.copysign(float(d), x) if d != 0 else 0.0
+
+
+def _approx_key(x: float) -> float:
+    """Compare numbers the way spreadsheets do: at 15 significant digits."""
+    return float(f"{x:.15g}")
+
+
+class Expr:
+    """Base node. Python operators build trees: ``w * a / t``, ``a >= t``, ``x & y`` (concat)."""
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        raise NotImplementedError
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def variables(self) -> set[str]:
+        return set()
+
+    # arithmetic
+    def __add__(self, o: Any) -> Expr: return Bin("+", self, lift(o))
+    def __radd__(self, o: Any) -> Expr: return Bin("+", lift(o), self)
+    def __sub__(self, o: Any) -> Expr: return Bin("-", self, lift(o))
+    def __rsub__(self, o: Any) -> Expr: return Bin("-", lift(o), self)
+    def __mul__(self, o: Any) -> Expr: return Bin("*", self, lift(o))
+    def __rmul__(self, o: Any) -> Expr: return Bin("*", lift(o), self)
+    def __truediv__(self, o: Any) -> Expr: return Bin("/", self, lift(o))
+    def __rtruediv__(self, o: Any) -> Expr: return Bin("/", lift(o), self)
+    # comparison (note: == builds a node, so Expr is not hashable by value)
+    def __ge__(self, o: Any) -> Expr: return Bin(">=", self, lift(o))
+    def __gt__(self, o: Any) -> Expr: return Bin(">", self, lift(o))
+    def __le__(self, o: Any) -> Expr: return Bin("<=", self, lift(o))
+    def __lt__(self, o: Any) -> Expr: return Bin("<", self, lift(o))
+    def eq(self, o: Any) -> Expr: return Bin("=", self, lift(o))
+    def ne(self, o: Any) -> Expr: return Bin("<>", self, lift(o))
+    def __and__(self, o: Any) -> Expr: return Bin("&", self, lift(o))
+
+    __hash__ = object.__hash__
+
+
+def lift(v: Any) -> Expr:
+    if isinstance(v, Expr):
+        return v
+    if isinstance(v, bool):
+        raise TypeError("use TRUE()/FALSE() comparisons, not Python bools")
+    if isinstance(v, (int, float)):
+        return Num(v)
+    if isinstance(v, str):
+        return Str(v)
+    raise TypeError(f"cannot use {v!r} in an expression")
+
+
+@dataclass(eq=False)
+class Num(Expr):
+    value: float
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        v = self.value
+        text = repr(float(v)) if not float(v).is_integer() else str(int(v))
+        return f"({text})" if v < 0 else text
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        return float(self.value)
+
+
+@dataclass(eq=False)
+class Str(Expr):
+    value: str
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        return '"' + self.value.replace('"', '""') + '"'
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        return self.value
+
+
+@dataclass(eq=False)
+class Var(Expr):
+    """A named cell (or, for :class:`Range`, a named column of cells)."""
+
+    name: str
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        return refs[self.name]
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        v = env[self.name]
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            return float(v)
+        return v
+
+    def variables(self) -> set[str]:
+        return {self.name}
+
+
+class Range(Var):
+    """A named range; only valid as an argument of SUM/SUMIF/COUNTIF. Evaluates to a list."""
+
+
+_PREC = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2, "+": 3, "-": 3, "*": 4, "/": 4}
+
+
+def _num(v: Any) -> Any:
+    """Coerce an operand for arithmetic: blank → 0, numbers pass, text → #VALUE!."""
+    if isinstance(v, XLError):
+        return v
+    if v is None:
+        return 0.0
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        if v == "":
+            return VALUE  # ="" then used in arithmetic is #VALUE! in Excel
+        try:  # Excel converts numeric text in arithmetic ("5"+1 = 6)
+            return float(v.strip())
+        except ValueError:
+            return VALUE
+    return VALUE
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return f"{v:.15g}"
+    return str(v)
+
+
+def _compare(op: str, a: Any, b: Any) -> Any:
+    for v in (a, b):
+        if isinstance(v, XLError):
+            return v
+    # blank compares as 0 against numbers and as "" against text
+    if a is None:
+        a = "" if isinstance(b, str) else 0.0
+    if b is None:
+        b = "" if isinstance(a, str) else 0.0
+    rank = lambda v: 2 if isinstance(v, bool) else (1 if isinstance(v, str) else 0)  # noqa: E731
+    if rank(a) != rank(b):
+        c = (rank(a) > rank(b)) - (rank(a) < rank(b))
+    elif isinstance(a, str):
+        la, lb = a.lower(), b.lower()
+        c = (la > lb) - (la < lb)
+    else:
+        fa, fb = _approx_key(float(a)), _approx_key(float(b))
+        c = (fa > fb) - (fa < fb)
+    return {"=": c == 0, "<>": c != 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op]
+
+
+@dataclass(eq=False)
+class Bin(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        p = _PREC[self.op]
+
+        def side(e: Expr, right: bool) -> str:
+            s = e.excel(refs)
+            if isinstance(e, Bin) and (_PREC[e.op] < p or (right and _PREC[e.op] == p)):
+                return f"({s})"
+            return s
+
+        return f"{side(self.left, False)}{self.op}{side(self.right, True)}"
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        a, b = self.left.eval(env), self.right.eval(env)
+        if self.op == "&":
+            for v in (a, b):
+                if isinstance(v, XLError):
+                    return v
+            return _text(a) + _text(b)
+        if self.op in ("=", "<>", "<", ">", "<=", ">="):
+            return _compare(self.op, a, b)
+        x, y = _num(a), _num(b)
+        if isinstance(x, XLError):
+            return x
+        if isinstance(y, XLError):
+            return y
+        if self.op == "+":
+            return x + y
+        if self.op == "-":
+            r = x - y
+            # Excel and LibreOffice snap a difference of nearly equal numbers to 0
+            return 0.0 if r != 0 and abs(r) < abs(x) * 1e-15 * 8 and _approx_key(x) == _approx_key(y) else r
+        if self.op == "*":
+            return x * y
+        if y == 0:
+            return DIV0
+        return x / y
+
+    def variables(self) -> set[str]:
+        return self.left.variables() | self.right.variables()
+
+
+def _truth(v: Any) -> Any:
+    if isinstance(v, XLError):
+        return v
+    if v is None:
+        return False
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v != 0
+    if isinstance(v, str):
+        if v.upper() in ("TRUE", "FALSE"):
+            return v.upper() == "TRUE"
+        return VALUE
+    return VALUE
+
+
+def _flatten(args: Sequence[Any]) -> list[tuple[Any, bool]]:
+    """Arguments of aggregate functions, with a flag telling range members from direct values."""
+    out: list[tuple[Any, bool]] = []
+    for a in args:
+        if isinstance(a, list):
+            out.extend((v, True) for v in a)
+        else:
+            out.append((a, False))
+    return out
+
+
+def _aggregate(args: Sequence[Any], fold: Callable[[list[float]], float], empty: float) -> Any:
+    nums: list[float] = []
+    for v, from_range in _flatten(args):
+        if isinstance(v, XLError):
+            return v
+        if from_range:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                nums.append(float(v))
+            continue
+        n = _num(v)
+        if isinstance(n, XLError):
+            return n
+        nums.append(n)
+    return fold(nums) if nums else empty
+
+
+def _criterion_match(value: Any, crit: Any) -> bool:
+    if isinstance(crit, str):
+        return isinstance(value, str) and value.lower() == crit.lower()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _approx_key(float(value)) == _approx_key(float(crit))
+    return False
+
+
+def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
+    if name == "IF":
+        c = _truth(args[0].eval(env))
+        if isinstance(c, XLError):
+            return c
+        if c:
+            return args[1].eval(env)
+        return args[2].eval(env) if len(args) > 2 else False
+    vals = [a.eval(env) for a in args]
+    if name in ("AND", "OR"):
+        ts = []
+        for v in vals:
+            t = _truth(v)
+            if isinstance(t, XLError):
+                return t
+            ts.append(t)
+        return all(ts) if name == "AND" else any(ts)
+    if name == "NOT":
+        t = _truth(vals[0])
+        return t if isinstance(t, XLError) else not t
+    if name == "ISNUMBER":
+        v = vals[0]
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if name == "MIN":
+        return _aggregate(vals, min, 0.0)
+    if name == "MAX":
+        return _aggregate(vals, max, 0.0)
+    if name == "SUM":
+        return _aggregate(vals, lambda xs: math.fsum(xs) if len(xs) > 2 else sum(xs), 0.0)
+    if name == "ABS":
+        n = _num(vals[0])
+        return n if isinstance(n, XLError) else abs(n)
+    if name == "ROUND":
+        n, d = _num(vals[0]), _num(vals[1])
+        if isinstance(n, XLError):
+            return n
+        return xl_round(n, int(d))
+    if name == "LEN":
+        v = vals[0]
+        return v if isinstance(v, XLError) else float(len(_text(v)))
+    if name == "TRIM":
+        v = vals[0]
+        return v if isinstance(v, XLError) else " ".join(_text(v).split(" ")).strip()
+    if name in ("SUMIF", "COUNTIF"):
+        crit_range, crit = vals[0], vals[1]
+        sum_range = vals[2] if name == "SUMIF" else crit_range
+        total = 0.0
+        for i, cv in enumerate(crit_range):
+            if _criterion_match(cv, crit):
+                if name == "COUNTIF":
+                    total += 1
+                else:
+                    sv = sum_range[i]
+                    if isinstance(sv, XLError):
+                        return sv
+                    if isinstance(sv, (int, float)) and not isinstance(sv, bool):
+                        total += float(sv)
+        return total
+    raise ValueError(f"function {name} not implemented")
+
+
+@dataclass(eq=False)
+class Call(Expr):
+    name: str
+    args: list[Expr]
+
+    def __post_init__(self) -> None:
+        if self.name not in FUNCTIONS:
+            raise ValueError(f"{self.name} is not an allowed function")
+
+    def excel(self, refs: Mapping[str, str]) -> str:
+        return f"{self.name}(" + ",".join(a.excel(refs) for a in self.args) + ")"
+
+    def eval(self, env: Mapping[str, Any]) -> Any:
+        return _call(self.name, self.args, env)
+
+    def variables(self) -> set[str]:
+        out: set[str] = set()
+        for a in self.args:
+            out |= a.variables()
+        return out
+
+
+def _fn(name: str) -> Callable[..., Call]:
+    return lambda *args: Call(name, [lift(a) for a in args])
+
+
+IF = _fn("IF")
+AND = _fn("AND")
+OR = _fn("OR")
+NOT = _fn("NOT")
+MIN = _fn("MIN")
+MAX = _fn("MAX")
+ROUND = _fn("ROUND")
+ISNUMBER = _fn("ISNUMBER")
+SUM = _fn("SUM")
+SUMIF = _fn("SUMIF")
+COUNTIF = _fn("COUNTIF")
+LEN = _fn("LEN")
+TRIM = _fn("TRIM")
+ABS = _fn("ABS")
+
+
+def is_blank_text(e: Expr) -> Expr:
+    """True for an empty cell or one holding only spaces (what a person sees as empty)."""
+    return LEN(TRIM(e)).eq(0)
+
+
+def ANY_OF(e: Expr, options: Sequence[str]) -> Expr:
+    """``e`` equals one of the texts; one OR() of comparisons (classic, WPS-safe)."""
+    if len(options) == 1:
+        return e.eq(options[0])
+    return OR(*[e.eq(o) for o in options])
+
+
+def render(expr: Expr, refs: Mapping[str, str]) -> str:
+    return "=" + expr.excel(refs)

@@ -1,0 +1,80 @@
+"""The catalogue of finding codes, and the Finding record.
+
+Modelled on frictionless: every problem wbtool can report has a stable code, a severity, a title
+and message templates in Chinese and English. Codes never change meaning once released; reports
+(JSON) carry the code so scripts can rely on it while the wording improves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: str
+    title_zh: str
+    title_en: str
+    zh: str  # str.format template over the finding's ``values``
+    en: str
+
+
+CATALOGUE: dict[str, Code] = {}
+
+
+def register(*codes: Code) -> None:
+    for c in codes:
+        if c.code in CATALOGUE:
+            raise ValueError(f"duplicate finding code {c.code}")
+        CATALOGUE[c.code] = c
+
+
+@dataclass
+class Finding:
+    code: str
+    sheet: str | None = None
+    cell: str | None = None
+    indicator: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None  # defaults to the catalogue's
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOGUE:
+            raise KeyError(f"unknown finding code {self.code}")
+        if self.severity is None:
+            self.severity = CATALOGUE[self.code].severity
+
+    def message(self, lang: str = "zh") -> str:
+        c = CATALOGUE[self.code]
+        tmpl = c.en if lang == "en" else c.zh
+        try:
+            return tmpl.format(**self.values)
+        except (KeyError, IndexError, ValueError):
+            return tmpl
+
+    def title(self, lang: str = "zh") -> str:
+        c = CATALOGUE[self.code]
+        return c.title_en if lang == "en" else c.title_zh
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title(lang),
+            "message": self.message(lang),
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "indicator": self.indicator,
+            "values": {k: _jsonable(v) for k, v in self.values.items()},
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)

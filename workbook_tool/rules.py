@@ -1,0 +1,175 @@
+"""The scoring rules of domain.md §3–4, written once as expression trees.
+
+Each function returns an :class:`~workbook_tool.expr.Expr` over named variables. The layout binds
+the names to cells; the writer renders the trees as formulas and the checker evaluates them in
+Python. Profile settings (reverse formula, bands, thresholds, rounding) come from the template.
+
+Variable names of one indicator row: ``op target unit weight actual grade manual na`` (inputs) and
+``score`` (the computed score, used by the flags). ``X[]`` names a whole column, for SUMIF.
+"""
+from __future__ import annotations
+
+from .expr import (
+    ABS, AND, ANY_OF, IF, ISNUMBER, MAX, MIN, NOT, OR, ROUND, SUM, SUMIF, Expr, Num, Range, Str, Var,
+)
+from .labels import label
+from .template import OPERATOR_RULES, Template
+
+
+def ops_for(rule: str) -> list[str]:
+    return [op for op, r in OPERATOR_RULES.items() if r == rule]
+
+
+def _both_numbers(a: Expr, t: Expr) -> Expr:
+    return AND(ISNUMBER(a), ISNUMBER(t))
+
+
+def positive(a: Expr, t: Expr, w: Expr) -> Expr:
+    """≥ / ＞: full marks at or above target; else proportional, a negative actual counting as 0."""
+    return IF(a >= t, w, IF(t <= 0, 0, w * MAX(a, 0) / t))
+
+
+def equal(a: Expr, t: Expr, w: Expr) -> Expr:
+    """=: like ≥, but a zero target is met only by an actual ≤ 0."""
+    return IF(t.eq(0), IF(a <= 0, w, 0), positive(a, t, w))
+
+
+def reverse(a: Expr, t: Expr, w: Expr, formula: str) -> Expr:
+    """≤ / ＜ (less is better). Never above w: at or under target scores w exactly."""
+    if formula == "linear":
+        missed = w * MAX(0, 1 - (a - t) / t)
+    else:
+        missed = w * t / a
+    return IF(a <= t, w, IF(t <= 0, 0, missed))
+
+
+def entered(m: Expr, w: Expr) -> Expr:
+    """A score typed by the unit or evaluator, held to [0, w]."""
+    return IF(ISNUMBER(m), MAX(0, MIN(w, m)), 0)
+
+
+def raw_score(tpl: Template) -> Expr:
+    """Unrounded score of a used, applicable row, dispatching on 指标性质."""
+    a, t, w, m, op, unit = Var("actual"), Var("target"), Var("weight"), Var("manual"), Var("op"), Var("unit")
+    quant_ok = _both_numbers(a, t)
+    deadline = IF(AND(quant_ok, a <= t), w, entered(m, w))
+    return IF(
+        ANY_OF(op, ops_for("positive")), IF(quant_ok, positive(a, t, w), 0),
+        IF(ANY_OF(op, ops_for("equal")), IF(quant_ok, equal(a, t, w), 0),
+           IF(ANY_OF(op, ops_for("reverse")),
+              IF(unit.eq(tpl.date_unit), deadline, IF(quant_ok, reverse(a, t, w, tpl.reverse), 0)),
+              IF(ANY_OF(op, ops_for("qualitative") + ops_for("manual")), entered(m, w), 0))))
+
+
+def used() -> Expr:
+    """A row counts once it has a numeric 分值; blank rows are harmless everywhere."""
+    return ISNUMBER(Var("weight"))
+
+
+def not_applicable(tpl: Template, lang: str) -> Expr:
+    if not tpl.not_applicable:
+        return Num(0) > 1  # constant FALSE without a TRUE() call
+    return Var("na").eq(label("v.na", lang))
+
+
+def score(tpl: Template, lang: str) -> Expr:
+    return IF(NOT(used()), "", IF(not_applicable(tpl, lang), "", ROUND(raw_score(tpl), tpl.rounding)))
+
+
+def ratio() -> Expr:
+    """完成率 a / t for quantitative rows (display, and the over-achievement test)."""
+    a, t, op = Var("actual"), Var("target"), Var("op")
+    quantitative = ANY_OF(op, ops_for("positive") + ops_for("equal") + ops_for("reverse"))
+    return IF(AND(used(), quantitative, ISNUMBER(a), ISNUMBER(t)), IF(t.eq(0), "", a / t), "")
+
+
+def counted_weight(tpl: Template, lang: str) -> Expr:
+    return IF(AND(used(), NOT(not_applicable(tpl, lang))), Var("weight"), 0)
+
+
+def na_weight(tpl: Template, lang: str) -> Expr:
+    return IF(AND(used(), not_applicable(tpl, lang)), Var("weight"), 0)
+
+
+def overshoot(tpl: Template) -> Expr:
+    """Reaching the over-achievement threshold on a ≥ / = indicator (needs an explanation)."""
+    r = Var("ratio")
+    return AND(ANY_OF(Var("op"), ops_for("positive") + ops_for("equal")), ISNUMBER(r), r >= tpl.overshoot)
+
+
+def need_explain(tpl: Template, lang: str) -> Expr:
+    s = Var("score")
+    return IF(ISNUMBER(s), IF(OR(s < Var("weight"), overshoot(tpl)), label("v.yes", lang), ""), "")
+
+
+def grade_band(tpl: Template, lang: str) -> Expr:
+    """For 定性 rows: is the entered score inside the chosen grade's band?"""
+    g, m, w = Var("grade"), Var("manual"), Var("weight")
+    out: Expr = Str(label("v.no_grade", lang))
+    for gr in reversed(tpl.grades):
+        upper = (m <= w * gr.max) if gr.max >= 1 else (m < w * gr.max)
+        inside = AND(ISNUMBER(m), m >= w * gr.min, upper)
+        out = IF(ANY_OF(g, [gr.name] + ([gr.short] if gr.short != gr.name else [])),
+                 IF(inside, label("v.ok", lang), label("v.out_of_band", lang)), out)
+    qualitative = AND(used(), ANY_OF(Var("op"), ops_for("qualitative")), NOT(not_applicable(tpl, lang)))
+    return IF(qualitative, out, "")
+
+
+def ref_or_blank(name: str) -> Expr:
+    """A display copy of another cell that stays blank (not 0) when the source is blank."""
+    v = Var(name)
+    return IF(v.eq(""), "", v)
+
+
+# ---- funds ---------------------------------------------------------------------------------------
+
+def rate_ratio(num: str, den: str) -> Expr:
+    n, d = Var(num), Var(den)
+    return IF(AND(ISNUMBER(n), ISNUMBER(d)), IF(d > 0, n / d, ""), "")
+
+
+def rate_score(ratio_var: str, weight_var: str, tpl: Template) -> Expr:
+    r, w = Var(ratio_var), Var(weight_var)
+    return IF(ISNUMBER(r), ROUND(MIN(MAX(r, 0), 1) * w, tpl.rounding), 0)
+
+
+def rate_need_explain(ratio_var: str, threshold: float | None, lang: str) -> Expr:
+    r = Var(ratio_var)
+    if threshold is None:
+        return Str("")
+    return IF(ISNUMBER(r), IF(r < threshold, label("v.yes", lang), ""), label("v.yes", lang))
+
+
+def column_sum(range_name: str) -> Expr:
+    return SUM(Range(range_name))
+
+
+# ---- levels and total ----------------------------------------------------------------------------
+
+def level_sum(level_name: str, column: str, extra: list[str]) -> Expr:
+    e: Expr = SUMIF(Range("level[]"), level_name, Range(column + "[]"))
+    for x in extra:
+        e = e + Var(x)
+    return e
+
+
+def weight_check(weight_var: str, std_var: str, lang: str) -> Expr:
+    return IF(ABS(Var(weight_var) - Var(std_var)) > 0.001, label("v.mismatch", lang), "")
+
+
+def total_score(tpl: Template) -> Expr:
+    """Σ rounded scores; with 不适用 rows, rescaled to 100 over the applicable weights."""
+    raw, weight, na = Var("tot.raw"), Var("tot.weight"), Var("tot.na")
+    plain = ROUND(raw, tpl.rounding)
+    if not tpl.not_applicable:
+        return plain
+    return IF(AND(na > 0, weight - na > 0), ROUND(raw * 100 / (weight - na), tpl.rounding), plain)
+
+
+def rating(tpl: Template) -> Expr:
+    """Bands (lower bounds inclusive) applied to the rounded total."""
+    t = Var("tot.score")
+    out: Expr = Str(tpl.rating[-1].grade)
+    for band in reversed(tpl.rating[:-1]):
+        out = IF(t >= band.min, band.grade, out)
+    return out

@@ -1,0 +1,536 @@
+"""`wbtool new`: write the formula-driven workbook with XlsxWriter.
+
+Everything positional comes from :mod:`layout`; this module only decides how cells look and behave
+in Excel/WPS (formats, validation, protection, conditional formats, print setup, metadata).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from . import __version__
+from .errors import WbtoolError
+from .labels import label
+from .layout import CONST, FIRST_ROW, FORMULA, HEADER_ROW, INPUT, ISSUED, SHEETS, Layout, Slot, build_layout
+from .project import Project
+from .template import Template
+
+META_CHUNK = 30000  # cell text limit is 32767 characters
+META_FIRST_ROW = 2
+
+_BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1, "border_color": "#BFBFBF"}
+FILL_INPUT = "#FFF2CC"   # yellow: the unit fills these
+FILL_ISSUED = "#DDEBF7"  # blue: issued by the finance office, locked
+FILL_FORMULA = "#EDEDED"  # grey: computed, locked
+
+FORMATS: dict[str, dict[str, Any]] = {
+    "label": {"locked": True},
+    "label_bold": {"locked": True, "bold": True},
+    "header": {"locked": True, "bold": True, "bg_color": "#D9D9D9", "align": "center", "text_wrap": True},
+    "title": {"locked": True, "bold": True, "font_size": 14, "border": 0},
+    "note": {"locked": True, "italic": True, "font_color": "#595959", "border": 0, "text_wrap": True},
+    "text_in": {"locked": False, "bg_color": FILL_INPUT},
+    "wrap_in": {"locked": False, "bg_color": FILL_INPUT, "text_wrap": True},
+    "num_in": {"locked": False, "bg_color": FILL_INPUT, "num_format": "0.00"},
+    "money_in": {"locked": False, "bg_color": FILL_INPUT, "num_format": "#,##0.00"},
+    "target_in": {"locked": False, "bg_color": FILL_INPUT},
+    "actual_in": {"locked": False, "bg_color": FILL_INPUT},
+    "date_in": {"locked": False, "bg_color": FILL_INPUT, "num_format": "yyyy-mm-dd"},
+    "text_out": {"locked": True, "bg_color": FILL_FORMULA},
+    "target_out": {"locked": True, "bg_color": FILL_FORMULA},
+    "num_out": {"locked": True, "bg_color": FILL_FORMULA, "num_format": "0.00"},
+    "money_out": {"locked": True, "bg_color": FILL_FORMULA, "num_format": "#,##0.00"},
+    "num_const": {"locked": True, "bg_color": FILL_FORMULA, "num_format": "0.00"},
+    "pct_out": {"locked": True, "bg_color": FILL_FORMULA, "num_format": "0.00%"},
+    "total_out": {"locked": True, "bg_color": FILL_FORMULA, "bold": True, "num_format": "0.00"},
+    "flag_out": {"locked": True, "bg_color": FILL_FORMULA, "font_color": "#C00000"},
+}
+ISSUED_FMT = {"text_in": "text_is", "wrap_in": "wrap_is", "num_in": "num_is", "money_in": "money_is",
+              "target_in": "target_is", "date_in": "date_is"}
+for _k, _v in list(ISSUED_FMT.items()):
+    FORMATS[_v] = {**FORMATS[_k], "locked": True, "bg_color": FILL_ISSUED}
+
+
+@dataclass
+class Written:
+    """What was issued: locked cells and their values, keyed ``sheet-key!A1`` (feeds the fingerprint)."""
+
+    issued: dict[str, Any] = field(default_factory=dict)
+    issued_rows: list[int] = field(default_factory=list)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (dt.date, dt.datetime)):
+        return excel_serial(v)
+    return v
+
+
+def excel_serial(v: dt.date | dt.datetime) -> float:
+    base = dt.datetime(1899, 12, 30)
+    if not isinstance(v, dt.datetime):
+        v = dt.datetime(v.year, v.month, v.day)
+    delta = v - base
+    return delta.days + delta.seconds / 86400
+
+
+def fingerprint(tpl_digest: str, issued: dict[str, Any]) -> str:
+    payload = json.dumps({"template": tpl_digest, "issued": issued}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Writer:
+    def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None):
+        self.tpl, self.project, self.lang, self.password = tpl, project, lang, password
+        self.L: Layout = build_layout(tpl, lang)
+        self.wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
+        self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
+        self.ws = {k: self.wb.add_worksheet(self.L.sheet(k)) for k in SHEETS}
+        self.out = Written()
+
+    # ---- cell writing ------------------------------------------------------------------------
+    def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
+        ws = self.ws[slot.sheet]
+        r = slot.row if row is None else row
+        f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
+        if value is None or value == "":
+            ws.write_blank(r, slot.col, None, f)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            ws.write_datetime(r, slot.col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day),
+                              self.fmt["date_is"] if fmt in ("target_is", "date_is") else self.fmt["date_in"])
+        elif isinstance(value, bool):
+            ws.write_boolean(r, slot.col, value, f)
+        elif isinstance(value, (int, float)):
+            ws.write_number(r, slot.col, value, f)
+        else:
+            ws.write_string(r, slot.col, str(value), f)
+
+    def issue(self, slot: Slot, value: Any, row: int | None = None) -> None:
+        """Write a prefilled, locked cell and record it in the issued set."""
+        self.put(slot, value, row, ISSUED_FMT.get(slot.fmt, slot.fmt))
+        key = f"{slot.sheet}!{self.L.a1(slot, row)}"
+        self.out.issued[key] = _jsonable(value)
+
+    def formula(self, slot: Slot, row: int | None = None) -> None:
+        ws = self.ws[slot.sheet]
+        r = slot.row if row is None else row
+        # cached result '' (read back as empty): an unrecalculated file never looks like "0 points"
+        ws.write_formula(r, slot.col, self.L.formula(slot, row), self.fmt[slot.fmt] if slot.fmt else None, "")
+
+    # ---- sheets ------------------------------------------------------------------------------
+    def write(self) -> Written:
+        self.lists()
+        self.budget()
+        self.tables()
+        self.scoring_blocks()
+        self.summary()
+        self.guide()
+        self.meta()
+        self.finish_sheets()
+        return self.out
+
+    def lists(self) -> None:
+        ws, tpl, lang = self.ws["lists"], self.tpl, self.lang
+        columns = {
+            "lst_levels": [lv.name for lv in tpl.indicator_levels()],
+            "lst_categories": [c for lv in tpl.indicator_levels() for c in lv.categories],
+            "lst_ops": list(tpl.operators),
+            "lst_units": list(tpl.units),
+            "lst_grades": [g.name for g in tpl.grades],
+            "lst_na": [label("v.na", lang)],
+        }
+        for j, (name, items) in enumerate(columns.items()):
+            ws.write_string(0, j, name)
+            for i, it in enumerate(items):
+                ws.write_string(1 + i, j, it)
+            col = xl_col_to_name(j)
+            self.wb.define_name(name, f"='{self.L.sheet('lists')}'!${col}$2:${col}${1 + max(len(items), 1)}")
+        ws.hide()
+
+    def budget(self) -> None:
+        L, ws, lang, pr = self.L, self.ws["budget"], self.lang, self.project
+        ws.merge_range(0, 0, 0, 6, label("title.budget", lang) + ("：" + pr.header.get("name", "") if pr and pr.header.get("name") else ""),
+                       self.fmt["title"])
+        for f in ("name", "department", "unit", "year"):
+            s = L.slots[f"hdr.{f}"]
+            ws.write_string(s.row, 0, s.header, self.fmt["label_bold"])
+            v = pr.header.get(f) if pr else None
+            if v is not None:
+                self.issue(s, v)
+            else:
+                self.put(s, None)
+        fr = L.funds_header_row  # type: ignore[attr-defined]
+        ws.write_string(fr - 1, 0, label("funds.title", lang, unit=self.tpl.funds_unit), self.fmt["label_bold"])
+        ws.write_string(fr, 0, label("funds.item", lang), self.fmt["header"])
+        for j, c in enumerate(self.tpl.funds_columns):
+            ws.write_string(fr, 1 + j, c.label if lang == "zh" else c.en, self.fmt["header"])
+        total_row = L.funds_rows[0]  # type: ignore[attr-defined]
+        ws.write_string(total_row, 0, self.tpl.funds_total_label, self.fmt["label_bold"])
+        for c in self.tpl.funds_columns:
+            self.value_slot(L.slots[f"funds.total.{c.id}"], pr.funds_total.get(c.id) if pr else None, c.issued)
+        for i in range(self.tpl.funds_item_rows):
+            item = pr.funds_items[i] if pr and i < len(pr.funds_items) else {}
+            ls = L.slots[f"funds.item{i}.label"]
+            if ls.kind == CONST:
+                self.put(ls, ls.value)
+            else:
+                self.value_slot(ls, item.get("label"), True)
+            for c in self.tpl.funds_columns:
+                self.value_slot(L.slots[f"funds.item{i}.{c.id}"], item.get(c.id), c.issued)
+        ws.write_string(L.funds_rows[3], 0, label("funds.itemsum", lang), self.fmt["label"])  # type: ignore[attr-defined]
+        rr = L.rates_header_row  # type: ignore[attr-defined]
+        ws.write_string(rr - 1, 0, label("rates.title", lang), self.fmt["label_bold"])
+        for j, k in enumerate(("rates.name", "rates.level", "rates.ratio", "rates.weight", "rates.score",
+                               "rates.need_explain", "rates.explain")):
+            ws.write_string(rr, j, label(k, lang), self.fmt["header"])
+        for rt in self.tpl.rates:
+            p = f"rate.{rt.id}"
+            self.put(L.slots[p + ".explain"], pr.rates.get(rt.id) if pr else None)
+        ws.set_column(0, 0, 22)
+        ws.set_column(1, len(self.tpl.funds_columns) + 3, 14)
+        ws.set_column(6, 6, 40)
+
+    def value_slot(self, slot: Slot, value: Any, issued: bool) -> None:
+        if value is not None and issued:
+            self.issue(slot, value)
+        else:
+            self.put(slot, value)
+
+    def tables(self) -> None:
+        L, lang = self.L, self.lang
+        titles = {"indicators": "title.indicators", "actuals": "title.actuals", "scoring": "title.scoring"}
+        for sheet, tkey in titles.items():
+            ws = self.ws[sheet]
+            ws.write_string(0, 0, label(tkey, lang), self.fmt["title"])
+            for s in L.columns(sheet):
+                ws.write_string(HEADER_ROW, s.col, s.header, self.fmt["header"])
+                ws.set_column(s.col, s.col, s.width)
+            ws.write_string(L.end_row, 0, label("v.end", lang), self.fmt["note"])
+            ws.freeze_panes(FIRST_ROW, 2 if sheet != "indicators" else 4)
+        self.ws["indicators"].write_string(1, 0, "  ".join(_legend(lang)), self.fmt["note"])
+        rows = self.project.indicators if self.project else [
+            {"level": d.level, "category": d.category, "name": d.name, "op": d.op, "target": d.target, "unit": d.unit,
+             "weight": d.weight, "note": d.note} for d in self.tpl.indicators]
+        issued_cols = [s for s in L.columns("indicators") if s.kind == ISSUED]
+        fill = {"actual": "actual", "grade": "grade", "score": "manual", "na": "na", "explain": "explain"}
+        for i, r in enumerate(L.rows()):
+            spec = rows[i] if i < len(rows) else None
+            for no_key in ("no", "a_no", "s_no"):
+                s = L.slots[no_key]
+                self.ws[s.sheet].write_number(r, s.col, i + 1, self.fmt["label"])
+            for s in issued_cols:
+                if spec is not None:
+                    v = spec.get(s.key)
+                    self.issue(s, "" if v is None else v, r)
+                else:
+                    self.put(s, None, r)
+            if spec is not None:
+                self.out.issued_rows.append(r)
+            for key, slot_key in fill.items():
+                v = spec.get(key) if spec else None
+                if key == "na" and v is True:
+                    v = label("v.na", lang)
+                if key == "grade" and v:
+                    v = next((g.name for g in self.tpl.grades if v in (g.name, g.short)), v)
+                self.put(L.slots[slot_key], v, r)
+            for s in L.columns():
+                if s.kind == FORMULA:
+                    self.formula(s, r)
+        self.validations()
+        self.conditional_formats()
+
+    def scoring_blocks(self) -> None:
+        L, ws, lang = self.L, self.ws["scoring"], self.lang
+        lc = L.level_col  # type: ignore[attr-defined]
+        for j, k in enumerate(("lv.name", "lv.std", "lv.weight", "lv.score", "lv.na", "lv.check")):
+            ws.write_string(HEADER_ROW, lc + j, label(k, lang), self.fmt["header"])
+        ws.write_string(HEADER_ROW - 1, lc, label("lv.title", lang), self.fmt["label_bold"])
+        ws.set_column(lc, lc, 14)
+        ws.set_column(lc + 1, lc + 5, 10)
+
+    def summary(self) -> None:
+        L, ws, lang, pr = self.L, self.ws["summary"], self.lang, self.project
+        ws.merge_range(0, 0, 0, 4, label("sum.title", lang), self.fmt["title"])
+        for f in ("name", "department", "unit", "year"):
+            s = L.slots[f"sum.hdr.{f}"]
+            ws.write_string(s.row, 0, label(f"hdr.{f}", lang), self.fmt["label_bold"])
+        r0 = L.summary_levels_row  # type: ignore[attr-defined]
+        for j, k in enumerate(("lv.name", "col.weight", "lv.score", "sum.rate")):
+            ws.write_string(r0, j, label(k, lang), self.fmt["header"])
+        g = L.summary_goal_row  # type: ignore[attr-defined]
+        ws.write_string(g - 1, 0, label("sum.goal", lang), self.fmt["label_bold"])
+        for key in ("goal.expected", "goal.actual", "sign.lead", "sign.finance", "sign.date"):
+            s = L.slots[key]
+            ws.write_string(s.row, 0, s.header, self.fmt["label_bold"])
+            if key == "goal.expected":
+                v = pr.goal_expected if pr else None
+                self.value_slot(s, v, True)
+            elif key == "goal.actual":
+                self.put(s, pr.goal_actual if pr else None)
+            else:
+                self.put(s, pr.sign.get(key.split(".")[1]) if pr else None)
+            ws.set_row(s.row, 48 if key.startswith("goal") else None)
+        ws.set_column(0, 0, 18)
+        ws.set_column(1, 1, 50)
+        ws.set_column(2, 3, 12)
+        self.chart()
+
+    def chart(self) -> None:
+        L, ws = self.L, self.ws["summary"]
+        n = len(self.tpl.levels)
+        r0 = L.summary_levels_row + 1  # type: ignore[attr-defined]
+        name = self.L.sheet("summary")
+        ch = self.wb.add_chart({"type": "column"})
+        for col, key in ((1, "col.weight"), (2, "lv.score")):
+            ch.add_series({
+                "name": label(key, self.lang),
+                "categories": [name, r0, 0, r0 + n - 1, 0],
+                "values": [name, r0, col, r0 + n - 1, col],
+            })
+        ch.set_title({"name": label("sum.chart", self.lang)})
+        ch.set_legend({"position": "bottom"})
+        ws.insert_chart(L.summary_goal_row + 8, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})  # type: ignore[attr-defined]
+
+    def guide(self) -> None:
+        ws, lang, tpl = self.ws["guide"], self.lang, self.tpl
+        lines = _guide_lines(tpl, lang, self.L)
+        ws.set_column(0, 0, 110)
+        ws.write_string(0, 0, tpl.name, self.fmt["title"])
+        for i, line in enumerate(lines):
+            fmt = None
+            if line.startswith("■"):
+                fmt = {"■输入": "text_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
+            ws.write_string(2 + i, 0, line, self.fmt[fmt] if fmt else self.fmt["note"])
+        ws.activate()
+
+    def meta(self) -> None:
+        ws, tpl = self.ws["meta"], self.tpl
+        ws.write_string(0, 0, "canary")
+        self.formula(self.L.slots["meta.canary"])
+        fp = fingerprint(tpl.digest(), self.out.issued)
+        entries: list[tuple[str, str]] = [
+            ("wbtool", "wbtool workbook"),
+            ("generator_version", __version__),
+            ("template_id", tpl.id),
+            ("template_version", tpl.version),
+            ("template_digest", tpl.digest()),
+            ("lang", self.lang),
+            ("indicator_rows", str(tpl.indicator_rows)),
+            ("fingerprint", fp),
+            ("created", dt.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")),
+        ]
+        ruleset = json.dumps(tpl.to_dict(), ensure_ascii=False, sort_keys=True)
+        issued = json.dumps({"cells": self.out.issued, "rows": self.out.issued_rows}, ensure_ascii=False, sort_keys=True)
+        r = META_FIRST_ROW
+        for k, v in entries:
+            ws.write_string(r, 0, k)
+            ws.write_string(r, 1, v)
+            r += 1
+        for k, blob in (("ruleset", ruleset), ("issued", issued)):
+            chunks = [blob[i:i + META_CHUNK] for i in range(0, len(blob), META_CHUNK)] or [""]
+            ws.write_string(r, 0, k)
+            for j, c in enumerate(chunks):
+                ws.write_string(r, 1 + j, c)
+            r += 1
+        ws.hide()
+        self.wb.set_custom_property("wbtool.template", f"{tpl.id}@{tpl.version}")
+        self.wb.set_custom_property("wbtool.generator", __version__)
+        self.wb.set_custom_property("wbtool.fingerprint", fp)
+        self.wb.set_custom_property("wbtool.lang", self.lang)
+        self.wb.set_properties({"title": tpl.name, "comments": f"wbtool {__version__} / {tpl.id}@{tpl.version}"})
+
+    # ---- behaviour -----------------------------------------------------------------------------
+    def validations(self) -> None:
+        L, lang = self.L, self.lang
+        first, last = FIRST_ROW, FIRST_ROW + L.n_rows - 1
+        zh = lang != "en"
+
+        def dv(slot: Slot, opts: dict[str, Any], title: str, msg: str, row: int | None = None, row2: int | None = None) -> None:
+            ws = self.ws[slot.sheet]
+            r1 = first if row is None else row
+            r2 = last if row2 is None else row2
+            if row is not None and row2 is None:
+                r2 = row
+            base = {"input_title": title[:32], "input_message": msg[:255], "error_title": title[:32],
+                    "error_message": msg[:255]}
+            rc = ws.data_validation(r1, slot.col, r2, slot.col, {**base, **opts})
+            if rc != 0:
+                raise RuntimeError(f"data validation refused for {slot.key}: {rc}")
+
+        def rel(key: str) -> str:
+            s = L.slots[key]
+            return f"${xl_col_to_name(s.col)}{FIRST_ROW + 1}"
+
+        s = L.slots
+        ops_text = ["定性", "评分"]
+        dv(s["level"], {"validate": "list", "source": "=lst_levels"},
+           "一级指标" if zh else "Level 1", "请从下拉列表选择一级指标" if zh else "Choose a level from the list")
+        dv(s["category"], {"validate": "list", "source": "=lst_categories"},
+           "二级指标" if zh else "Level 2", "请从下拉列表选择二级指标（须属于所选一级指标）" if zh else "Choose a level-2 category of the chosen level")
+        dv(s["op"], {"validate": "list", "source": "=lst_ops"},
+           "指标性质" if zh else "Operator", "≥ 越大越好；≤ 越小越好；= 等于；定性 按等级评分" if zh else "≥ more is better; ≤ less is better; = exact; 定性 graded")
+        dv(s["unit"], {"validate": "list", "source": "=lst_units", "error_type": "warning"},
+           "计量单位" if zh else "Unit", "请从列表选择计量单位；日期型指标选“日期”" if zh else "Choose a unit; choose 日期 for a deadline")
+        dv(s["weight"], {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 100},
+           "分值" if zh else "Weight", "分值为 0–100 之间的数字" if zh else "A number from 0 to 100")
+        tgt = rel("target")
+        op = rel("op")
+        dv(s["target"], {"validate": "custom", "value": f"=OR({op}=\"定性\",{op}=\"评分\",ISNUMBER({tgt}))"},
+           "指标值" if zh else "Target", "定量指标请只填数字（或日期），运算符和单位分别填在“指标性质”“计量单位”列" if zh
+           else "Numbers (or a date) only; operator and unit go in their own columns")
+        act, aop = rel("actual"), rel("a_op")
+        dv(s["actual"], {"validate": "custom", "value": f"=OR(ISNUMBER({act}),{aop}=\"定性\",{aop}=\"评分\")"},
+           "实际完成值" if zh else "Actual", "定量指标请填数字（与指标值同一计量单位；百分比填 85 表示 85%），不要带单位或文字" if zh
+           else "A number in the target's unit (85 means 85%), no units or words")
+        dv(s["grade"], {"validate": "list", "source": "=lst_grades"},
+           "定性等级" if zh else "Grade", "定性指标请选择等级，并在“评定得分”填写该等级区间内的分数" if zh
+           else "Pick a grade and enter a score inside its band")
+        man, wt = rel("manual"), rel("a_weight")
+        dv(s["manual"], {"validate": "custom", "value": f"=AND(ISNUMBER({man}),{man}>=0,{man}<={wt})"},
+           "评定得分" if zh else "Entered score", "0 至分值之间的数字（定性、评分类或逾期的时效指标填写）" if zh
+           else "A number from 0 to the weight (graded, judged or late deadline rows)")
+        if self.tpl.not_applicable:
+            dv(s["na"], {"validate": "list", "source": "=lst_na"},
+               "不适用" if zh else "Not applicable", "该指标不适用时选择“不适用”，总分按适用分值折算" if zh
+               else "Mark a row not applicable; the total is rescaled")
+        for c in self.tpl.funds_columns:
+            for key in [f"funds.total.{c.id}"] + [f"funds.item{i}.{c.id}" for i in range(self.tpl.funds_item_rows)]:
+                dv(s[key], {"validate": "decimal", "criteria": ">=", "value": 0}, "金额" if zh else "Amount",
+                   f"金额（{self.tpl.funds_unit}），不小于 0" if zh else f"Amount in {self.tpl.funds_unit}, not negative",
+                   row=s[key].row)
+        dv(s["sign.date"], {"validate": "date", "criteria": "between", "minimum": dt.date(2000, 1, 1),
+                            "maximum": dt.date(2100, 12, 31)},
+           "填报日期" if zh else "Date", "请填写日期，如 2025-03-31" if zh else "A date such as 2025-03-31", row=s["sign.date"].row)
+
+    def conditional_formats(self) -> None:
+        L, lang = self.L, self.lang
+        first, last = FIRST_ROW, FIRST_ROW + L.n_rows - 1
+        red = self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        amber = self.wb.add_format({"bg_color": "#FFEB9C"})
+        date_fmt = self.wb.add_format({"num_format": "yyyy-mm-dd"})
+        s = L.slots
+
+        def col(key: str) -> str:
+            return f"${xl_col_to_name(s[key].col)}{FIRST_ROW + 1}"
+
+        def cf(key: str, criteria: str, fmt: Any, r1: int = first, r2: int = last) -> None:
+            self.ws[s[key].sheet].conditional_format(r1, s[key].col, r2, s[key].col,
+                                                     {"type": "formula", "criteria": criteria, "format": fmt})
+
+        yes = label("v.yes", lang)
+        cf("explain", f'=AND({col("a_need")}="{yes}",LEN(TRIM({col("explain")}))=0)', red)
+        cf("manual", f'={col("a_band")}="{label("v.out_of_band", lang)}"', red)
+        cf("manual", f'=AND(ISNUMBER({col("manual")}),OR({col("manual")}<0,{col("manual")}>{col("a_weight")}))', red)
+        cf("band", f'={col("band")}="{label("v.out_of_band", lang)}"', red)
+        cf("need", f'={col("need")}="{yes}"', amber)
+        for sheet_key, target_key, unit_key in (("indicators", "target", "unit"), ("actuals", "a_target", "a_unit"),
+                                                ("actuals", "actual", "a_unit")):
+            cf(target_key, f'={col(unit_key)}="{self.tpl.date_unit}"', date_fmt)
+        for i, _ in enumerate(self.tpl.levels):
+            k = f"lv.{i}.check"
+            self.ws["scoring"].conditional_format(s[k].row, s[k].col, s[k].row, s[k].col,
+                                                  {"type": "cell", "criteria": "==", "value": f'"{label("v.mismatch", lang)}"',
+                                                   "format": red})
+        for rt in self.tpl.rates:
+            p = f"rate.{rt.id}"
+            e, n = s[p + ".explain"], s[p + ".need"]
+            self.ws["budget"].conditional_format(e.row, e.col, e.row, e.col, {
+                "type": "formula", "format": red,
+                "criteria": f'=AND({xl_rowcol_to_cell(n.row, n.col)}="{yes}",LEN(TRIM({xl_rowcol_to_cell(e.row, e.col)}))=0)'})
+        for c in self.tpl.funds_columns:
+            t, sm = s[f"funds.total.{c.id}"], s[f"funds.itemsum.{c.id}"]
+            ts, ss = xl_rowcol_to_cell(t.row, t.col), xl_rowcol_to_cell(sm.row, sm.col)
+            self.ws["budget"].conditional_format(sm.row, sm.col, sm.row, sm.col, {
+                "type": "formula", "format": red, "criteria": f"=AND({ss}<>0,ABS({ss}-{ts})>0.005)"})
+
+    def finish_sheets(self) -> None:
+        L = self.L
+        # formula and constant cells of the remaining slots
+        for slot in L.scalars():
+            if slot.kind == FORMULA and slot.key != "meta.canary":
+                self.formula(slot)
+            elif slot.kind == CONST and slot.value is not None and not slot.key.startswith("funds.item"):
+                self.put(slot, slot.value)
+        options = {"format_columns": True, "format_rows": True, "select_locked_cells": True,
+                   "select_unlocked_cells": True}
+        for key in ("guide", "budget", "indicators", "actuals", "scoring", "summary"):
+            ws = self.ws[key]
+            ws.protect(self.password or "", options)
+            ws.set_paper(9)  # A4
+            ws.set_landscape()
+            ws.fit_to_pages(1, 0)
+            ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+            if key in ("indicators", "actuals", "scoring"):
+                ws.repeat_rows(HEADER_ROW)
+        self.ws["meta"].protect(self.password or "", options)
+
+
+def _legend(lang: str) -> list[str]:
+    if lang == "en":
+        return ["Yellow: fill in", "Blue: issued (locked)", "Grey: computed (locked)"]
+    return ["黄色：由单位填写", "蓝色：财政下达（锁定）", "灰色：自动计算（锁定）"]
+
+
+def _guide_lines(tpl: Template, lang: str, L: Layout) -> list[str]:
+    grades = "；".join(f"{g.name}（{g.short}）：{g.min:.0%}–{g.max:.0%}" for g in tpl.grades)
+    bands = "；".join(f"{b.grade} ≥ {b.min:g}" for b in tpl.rating)
+    weights = "，".join(f"{lv.name} {lv.weight:g}" for lv in tpl.levels)
+    if lang == "en":
+        return [
+            f"Template {tpl.id} version {tpl.version} ({tpl.basis}); made by wbtool {__version__}.",
+            "■输入 Yellow cells: filled by the unit.", "■下达 Blue cells: issued by the finance office, locked.",
+            "■计算 Grey cells: formulas, locked — do not paste over them.",
+            f"Levels and weights: {weights}. Rating bands (on the rounded total): {bands}.",
+            "Targets: operator, value and unit in three separate columns; enter the actual as a bare number in the target's unit (85 means 85%).",
+            f"Qualitative rows: pick a grade and enter a score within its band: {grades}.",
+            f"Explain every row scoring below its weight or reaching {tpl.overshoot:.0%} of target; mark 不适用 rows to leave them out (the total is rescaled).",
+            "Do not insert or delete rows, rename sheets or edit formulas: wbtool check will report it.",
+        ]
+    return [
+        f"模板 {tpl.id} 版本 {tpl.version}（{tpl.basis}）；由 wbtool {__version__} 生成。",
+        "■输入 黄色单元格：由预算单位填写。", "■下达 蓝色单元格：财政部门下达，已锁定。",
+        "■计算 灰色单元格：公式自动计算，已锁定，请勿粘贴覆盖。",
+        f"一级指标及权重：{weights}。评级（按四舍五入后的总分）：{bands}。",
+        "指标值：指标性质、指标值、计量单位分三列填写；实际完成值只填数字，单位与指标值一致（百分比填 85 表示 85%）。",
+        f"定性指标：选择等级，并在“评定得分”填写该等级区间内的分数：{grades}。",
+        f"得分低于分值、或完成值达到指标值 {tpl.overshoot:.0%} 及以上的，须填写“偏差原因分析及改进措施”；不适用的指标选“不适用”，总分按适用分值折算为百分制。",
+        "请勿插入或删除行、修改工作表名称或公式：wbtool 检查时会逐一指出。",
+    ]
+
+
+def atomic_output(path: Path, force: bool) -> tuple[Path, Any]:
+    """A temporary file beside ``path``; the caller renames it into place only when writing succeeded."""
+    if path.exists() and not force:
+        raise WbtoolError("O001", f"输出文件已存在：{path}（使用 --force 覆盖）", f"output exists: {path} (use --force to overwrite)")
+    if not path.parent.exists():
+        raise WbtoolError("O002", f"输出目录不存在：{path.parent}", f"output folder does not exist: {path.parent}")
+    fd, tmp = tempfile.mkstemp(prefix=".wbtool-", suffix=path.suffix or ".xlsx", dir=path.parent)
+    os.close(fd)
+    return Path(tmp), None
+
+
+def write_workbook(path: str | Path, tpl: Template, project: Project | None = None, lang: str = "zh",
+                   password: str | None = None, force: bool = False) -> Written:
+    """Write a workbook atomically: nothing appears under ``path`` unless it was completely written."""
+    path = Path(path)
+    tmp, _ = atomic_output(path, force)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # XlsxWriter only warns on e.g. a too-long list: make it fatal
+            w = _Writer(str(tmp), tpl, project, lang, password)
+            out = w.write()
+            w.wb.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
