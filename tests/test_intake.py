@@ -460,6 +460,47 @@ def test_entity_attack_in_app_xml_rejected(tmp_path):
     assert_rejected(p, "F118")
 
 
+def test_openpyxl_boundary_maps_defused_errors(tmp_path, monkeypatch):
+    """Even without intake's own pre-scan, defusedxml inside openpyxl stops the attack (F118)."""
+    monkeypatch.setattr(intake, "_check_expanding_ranges", lambda archive: None)
+    p = write(tmp_path, "lol.xlsx", rezip(xlsx_bytes(), replace={"xl/workbook.xml": BILLION_LAUGHS}))
+    assert_rejected(p, "F118")
+
+
+def _sheet_with(tail: bytes) -> bytes:
+    """The corpus workbook with extra elements where its <mergeCells> block was."""
+    data = xlsx_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    start, end = sheet.index(b"<mergeCells"), sheet.index(b"</mergeCells>") + len(b"</mergeCells>")
+    return rezip(data, replace={"xl/worksheets/sheet1.xml": sheet[:start] + tail + sheet[end:]})
+
+
+@pytest.mark.parametrize("tail", [
+    b'<mergeCells count="1"><mergeCell ref="A1:XFD1048576"/></mergeCells>',
+    b'<mergeCells count="1"><mergeCell ref="&#65;1:&#88;FD1048576"/></mergeCells>',  # char refs
+    b'<x:mergeCells xmlns:x="urn:any"><x:mergeCell ref="A:XFD"/></x:mergeCells>',
+    b'<hyperlinks><hyperlink ref="A1:Z1048576" display="x"/></hyperlinks>',
+])
+def test_cell_bombs_refused_before_openpyxl(tmp_path, monkeypatch, tail):
+    """A 40-byte merged range over the whole sheet would make openpyxl build 17e9 cells."""
+    def no_parse(*a, **k):
+        raise AssertionError("openpyxl must not see a cell bomb")
+
+    monkeypatch.setattr(intake.openpyxl, "load_workbook", no_parse)
+    start = time.perf_counter()
+    assert_rejected(write(tmp_path, "cells.xlsx", _sheet_with(tail)), "F121")
+    assert time.perf_counter() - start < 1
+
+
+def test_ordinary_merges_and_links_pass(tmp_path):
+    tail = (b'<mergeCells count="2"><mergeCell ref="A5:B5"/><mergeCell ref="C1:D200"/></mergeCells>'
+            b'<hyperlinks><hyperlink ref="A1" display="x" location="\'\xe9\xa2\x84\xe7\xae\x97\'!A1"/>'
+            b'</hyperlinks>')
+    got = read_workbook(write(tmp_path, "ok.xlsx", _sheet_with(tail)))
+    assert len(got.formulas["预算"].merged_cells.ranges) == 2
+
+
 def test_garbage_workbook_part(tmp_path):
     p = write(tmp_path, "bad.xlsx", rezip(xlsx_bytes(), replace={"xl/workbook.xml": b"not xml <"}))
     err = assert_rejected(p, "F119")
@@ -509,7 +550,7 @@ def test_sniff_real_xlsx():
 
 def test_catalogue_codes_registered():
     expected = {f"F{n}" for n in (100, 101, 102, 103, 104, 105, 110, 111, 112, 113, 114, 115,
-                                  116, 117, 118, 119, 120)} | {"W101", "W102", "W103", "W104"}
+                                  116, 117, 118, 119, 120, 121)} | {"W101", "W102", "W103", "W104"}
     assert expected <= set(CATALOGUE)
     for code in expected:
         c = CATALOGUE[code]

@@ -42,6 +42,7 @@ class Finding:
     indicator: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     severity: str | None = None  # defaults to the catalogue's
+    text: tuple[str, str] | None = None  # a specific (zh, en) message, e.g. from an unreadable file
 
     def __post_init__(self) -> None:
         if self.code not in CATALOGUE:
@@ -50,6 +51,8 @@ class Finding:
             self.severity = CATALOGUE[self.code].severity
 
     def message(self, lang: str = "zh") -> str:
+        if self.text is not None:
+            return self.text[1] if lang == "en" else self.text[0]
         c = CATALOGUE[self.code]
         tmpl = c.en if lang == "en" else c.zh
         try:

@@ -7,7 +7,8 @@ attachments and, occasionally, something hostile. Every command reads such files
 
 * never writes to the file (one read-only ``open``, the bytes are read once, mtime untouched);
 * decides the format by content, not by the file name (:func:`sniff`);
-* refuses oversized files before reading them and zip bombs before openpyxl inflates anything;
+* refuses oversized files before reading them, and zip bombs and "cell bombs" (huge merged
+  ranges) before openpyxl inflates anything;
 * insists that openpyxl parses XML through defusedxml (entity attacks);
 * turns every failure into :class:`~workbook_tool.errors.UnreadableFile` with a stable ``F1xx``
   code and a one-line Chinese / English message telling the unit what to do — no traceback;
@@ -27,8 +28,10 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Iterable
+from xml.parsers import expat
 
 import openpyxl
+from openpyxl.utils.cell import range_boundaries
 
 from .errors import UnreadableFile, WbtoolError
 from .findings import CATALOGUE, ERROR, WARNING, Code, Finding, register
@@ -51,6 +54,12 @@ MAX_MEMBER_UNCOMPRESSED = MAX_TOTAL_UNCOMPRESSED  # one part declaring more than
 MAX_COMPRESSION_RATIO = 200                  # uncompressed : compressed, per member ...
 RATIO_CHECK_MIN_BYTES = 1024 * 1024          # ... only for members bigger than this
 MAX_SMALL_PART_BYTES = 1024 * 1024           # parts we parse ourselves (content types, docProps)
+# openpyxl creates one cell object per cell of every merged range and of every range hyperlink,
+# so a 40-byte <mergeCell ref="A1:XFD1048576"/> would run it out of memory. About 100 000 such
+# cells take ~1.5 s per load here; a form needs far fewer.
+MAX_EXPANDED_CELLS = 100_000
+# ... and it matches each single-cell hyperlink against every merged range (quadratic).
+MAX_MERGE_LINK_PRODUCT = 5_000_000
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -66,6 +75,9 @@ _XML_WORKBOOK_TYPES = {
 _BINARY_WORKBOOK_TYPE = "application/vnd.ms-excel.sheet.binary.macroEnabled.main"
 
 LOADABLE_KINDS = ("xlsx", "xlsm")
+
+# Raised by zipfile/zlib while inflating a member whose bytes are corrupt or cut short.
+_DAMAGE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 # --------------------------------------------------------------------------------------------
 # Catalogue codes
@@ -141,6 +153,11 @@ register(
     Code("F120", ERROR, "未知格式", "Unknown format",
          "无法识别的文件格式（不是 Excel 工作簿）：请发送 .xlsx 格式的表格文件",
          "Unrecognised file format (not an Excel workbook): send the form as an .xlsx file"),
+    Code("F121", ERROR, "合并或链接范围过大", "Oversized merged/linked range",
+         "工作表中合并单元格或超链接覆盖的范围过大（{detail_zh}），疑似异常文件，已拒绝读取：请取消整行、"
+         "整列的合并单元格或超链接后重新保存发送",
+         "Merged cells or hyperlinks cover too large a range ({detail_en}), possibly a malicious "
+         "file; refused: remove whole-row/column merges or hyperlinks, save and send it again"),
     Code("W101", WARNING, "包含宏", "Contains macros",
          "工作簿包含宏代码（未运行，读取时已忽略）：请确认数据不依赖宏，最好另存为不含宏的 .xlsx",
          "The workbook contains macros (not run, ignored when reading): make sure the data does "
@@ -251,6 +268,7 @@ def read_workbook(path: str | Path, *, max_bytes: int | None = None) -> Intake:
         raise _fail("F116") from exc
     with archive:
         _check_zip_limits(archive, len(data))
+        _check_expanding_ranges(archive)
         load_warnings: list[str] = []
         formulas = _load(data, data_only=False, caught=load_warnings)
         values = _load(data, data_only=True, caught=load_warnings)
@@ -487,6 +505,90 @@ def _mb(n: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Cell bombs: small XML that makes openpyxl create millions of cells (see MAX_EXPANDED_CELLS).
+# Worksheets are streamed through expat -- the tokenizer openpyxl itself uses, so character
+# references or odd prefixes cannot hide a range from us -- and only start tags are looked at.
+# --------------------------------------------------------------------------------------------
+class _StopScan(Exception):
+    """Internal: stop scanning a part (not a worksheet, or the verdict is already known)."""
+
+
+@dataclass
+class _RangeTally:
+    cells: int = 0
+    merges: int = 0
+    links: int = 0
+
+
+def _check_expanding_ranges(archive: zipfile.ZipFile) -> None:
+    """Refuse (F121) workbooks whose merged/hyperlinked ranges would make openpyxl explode.
+
+    Every member is tried, since a worksheet may live at any path the relationships name; other
+    parts stop at their first tag. Parts that fail to parse are left for openpyxl to report.
+    """
+    tally = _RangeTally()
+    for info in archive.infolist():
+        if not info.is_dir() and info.file_size:
+            _scan_worksheet(archive, info, tally)
+    if tally.cells > MAX_EXPANDED_CELLS:
+        raise _fail("F121", detail_zh=f"约 {tally.cells} 个单元格，上限 {MAX_EXPANDED_CELLS}",
+                    detail_en=f"about {tally.cells} cells, limit {MAX_EXPANDED_CELLS}")
+    if tally.merges * tally.links > MAX_MERGE_LINK_PRODUCT:
+        raise _fail("F121", detail_zh=f"{tally.merges} 个合并区域 × {tally.links} 个超链接",
+                    detail_en=f"{tally.merges} merged ranges x {tally.links} hyperlinks")
+
+
+def _scan_worksheet(archive: zipfile.ZipFile, info: zipfile.ZipInfo, tally: _RangeTally) -> None:
+    parser = expat.ParserCreate(namespace_separator="}")
+    is_root = True
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal is_root
+        local = name.rsplit("}", 1)[-1]
+        if is_root:
+            is_root = False
+            if local != "worksheet":
+                raise _StopScan
+        elif local == "mergeCell":
+            tally.merges += 1
+            tally.cells += _range_area(attrs.get("ref", ""))
+        elif local == "hyperlink":
+            tally.links += 1
+            ref = attrs.get("ref", "")
+            tally.cells += _range_area(ref) if ":" in ref else 0
+        if tally.cells > MAX_EXPANDED_CELLS:
+            raise _StopScan  # verdict known; stop reading
+
+    def entity(*_args: object) -> None:
+        raise _fail("F118")
+
+    parser.StartElementHandler = start
+    parser.EntityDeclHandler = entity
+    parser.UnparsedEntityDeclHandler = entity
+    parser.ExternalEntityRefHandler = entity  # type: ignore[assignment]
+    try:
+        with archive.open(info) as fh:
+            while chunk := fh.read(256 * 1024):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except UnreadableFile:
+        raise
+    except Exception:  # _StopScan, or a broken part/zip entry: openpyxl will judge it
+        return
+
+
+def _range_area(ref: str) -> int:
+    """Number of cells in an A1-style range; whole rows/columns count in full; junk counts 1."""
+    try:
+        min_col, min_row, max_col, max_row = range_boundaries(ref.strip())
+    except Exception:
+        return 1
+    cols = abs((max_col or 16384) - (min_col or 1)) + 1
+    rows = abs((max_row or 1048576) - (min_row or 1)) + 1
+    return cols * rows
+
+
+# --------------------------------------------------------------------------------------------
 # Parsing with openpyxl: the broad-catch boundary
 # --------------------------------------------------------------------------------------------
 def _load(data: bytes, *, data_only: bool, caught: list[str]) -> openpyxl.Workbook:
@@ -506,10 +608,6 @@ def _load(data: bytes, *, data_only: bool, caught: list[str]) -> openpyxl.Workbo
         if msg not in caught:
             caught.append(msg)
     return wb
-
-
-# Raised by zipfile/zlib while inflating a member whose bytes are corrupt or cut short.
-_DAMAGE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 def _parse_failure(exc: BaseException) -> UnreadableFile:

@@ -179,3 +179,14 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
     if data.get("levels"):
         raise _fail(source, "levels", "absent: level weights belong to the template (make a template of your own)")
     return pr
+
+
+def strip_fill(pr: Project) -> Project:
+    """The issued part only: what the finance office sends out (actuals and scores removed)."""
+    issued_cols = None
+    rows = [{k: v for k, v in r.items() if k in ISSUED_INDICATOR_KEYS} for r in pr.indicators]
+    out = Project(template=pr.template, header=dict(pr.header), goal_expected=pr.goal_expected,
+                  funds_total=dict(pr.funds_total), funds_items=[dict(i) for i in pr.funds_items], indicators=rows,
+                  source=pr.source)
+    _ = issued_cols
+    return out

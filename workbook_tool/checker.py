@@ -1,0 +1,495 @@
+"""`wbtool check`: identify, validate, re-score in Python and cross-check a returned workbook.
+
+The file is read once into memory (:mod:`intake`) and never written. Findings carry catalogue
+codes (:mod:`catalogue`); the report is rendered separately (:mod:`report`).
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import catalogue  # noqa: F401  (registers the codes)
+from .engine import evaluate
+from .errors import UnreadableFile, WbtoolError
+from .expr import XLError, xl_round
+from .findings import ERROR, WARNING, Finding
+from .intake import read_workbook
+from .labels import label
+from .layout import FIRST_ROW, FORMULA, Layout, build_layout
+from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
+from .rules import ops_for
+from .template import Template, builtin_templates, load_template, template_from_dict
+from .writer import fingerprint
+
+TOLERANCE = 0.005
+MAX_TEXT = 2000
+MAX_NUMBER = 1e12
+
+
+@dataclass
+class ScoreRow:
+    no: int
+    level: str
+    name: str
+    weight: Any
+    python: Any
+    workbook: Any
+    sheet: str
+    cell: str
+
+
+@dataclass
+class FileReport:
+    path: str
+    status: str = "ok"  # ok | warnings | errors | unreadable
+    template: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    scores: list[ScoreRow] = field(default_factory=list)
+    total_python: Any = None
+    total_workbook: Any = None
+    grade_python: Any = None
+    grade_workbook: Any = None
+    recalculated: bool | None = None
+    authenticated: bool = False
+    application: str | None = None
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def exit_code(self, strict: bool = False) -> int:
+        if self.status == "unreadable":
+            return 2
+        if self.count(ERROR) or (strict and self.count(WARNING)):
+            return 1
+        return 0
+
+    def finish(self) -> None:
+        if self.status != "unreadable":
+            self.status = "errors" if self.count(ERROR) else ("warnings" if self.count(WARNING) else "ok")
+
+
+def known_templates(extra: list[Template] | None = None) -> dict[tuple[str, str], Template]:
+    out = {}
+    for tid in builtin_templates():
+        t = load_template(tid)
+        out[(t.id, t.version)] = t
+    for t in extra or []:
+        out[(t.id, t.version)] = t
+    return out
+
+
+def check_file(path: str | Path, templates: list[Template] | None = None, key: bytes | None = None) -> FileReport:
+    rep = FileReport(str(path))
+    try:
+        intake = read_workbook(path)
+    except UnreadableFile as e:
+        rep.status = "unreadable"
+        rep.findings.append(_fatal(e))
+        return rep
+    rep.findings.extend(intake.flags)
+    rep.application = intake.application
+    meta = read_meta(intake.formulas)
+    if meta is None or meta.ruleset is None:
+        rep.status = "unreadable"
+        rep.findings.append(Finding("S001"))
+        return rep
+    known = known_templates(templates)
+    tkey = (meta.template_id or "", meta.template_version or "")
+    rep.template = f"{tkey[0]}@{tkey[1]}"
+    tpl = known.get(tkey)
+    if tpl is None:
+        rep.status = "unreadable"
+        rep.findings.append(Finding("S002", values={"template": tkey[0], "version": tkey[1]}))
+        return rep
+    embedded = template_from_dict(meta.ruleset)
+    if embedded.digest() != tpl.digest() or meta.data.get("template_digest") != tpl.digest():
+        rep.findings.append(Finding("S003", sheet=None, values={"template": rep.template}))
+    L = build_layout(tpl, meta.lang if meta.lang in ("zh", "en") else "zh")
+    snap = take_snapshot(L, intake.formulas, intake.values)
+    if snap.missing_sheets:
+        for k in snap.missing_sheets:
+            rep.findings.append(Finding("S010", values={"sheet": L.sheet(k)}))
+        rep.finish()
+        return rep
+    _check_fingerprint(rep, meta, tpl, intake)
+    if key is None:
+        rep.findings.append(Finding("I001"))
+    _structure(rep, L, snap, meta)
+    _inputs(rep, L, snap, tpl)
+    _rescore(rep, L, snap, tpl)
+    rep.finish()
+    return rep
+
+
+def _fatal(e: WbtoolError) -> Finding:
+    return Finding(e.code, severity=ERROR, text=(e.zh, e.en))
+
+
+def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template, intake: Any) -> None:
+    stored = meta.data.get("fingerprint")
+    recomputed = fingerprint(tpl.digest(), meta.issued)
+    prop = meta.custom.get("wbtool.fingerprint")
+    if stored != recomputed:
+        rep.findings.append(Finding("S004", sheet=None, values={"detail": "元数据中的下达内容与指纹不符 / issued data ≠ fingerprint"}))
+    elif prop is not None and str(prop) != stored:
+        rep.findings.append(Finding("S004", values={"detail": "文档属性与元数据不符 / document property ≠ metadata"}))
+
+
+# ---------------------------------------------------------------------------------------------
+# structure
+
+def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
+    for sheet, found in snap.end_rows.items():
+        if found != L.end_row:
+            n = "?" if found is None else abs(found - L.end_row)
+            change = ("插入" if (found or 0) > L.end_row else "删除")
+            rep.findings.append(Finding("S011", sheet=L.sheet(sheet), cell=f"A{L.end_row + 1}",
+                                        values={"sheet": L.sheet(sheet), "change": change, "n": n}))
+    for (k, r), found in snap.formulas.items():
+        slot = L.slots[k]
+        expected = L.formula(slot, r)
+        cell = L.a1(slot, r)
+        if found is None:
+            rep.findings.append(Finding("S012", sheet=L.sheet(slot.sheet), cell=cell, indicator=_indicator(L, snap, r),
+                                        values={"value": snap.cached.get((k, r)), "expected": expected}))
+        elif normalise_formula(found) != normalise_formula(expected):
+            rep.findings.append(Finding("S013", sheet=L.sheet(slot.sheet), cell=cell, indicator=_indicator(L, snap, r),
+                                        values={"found": found, "expected": expected}))
+    by_cell = {(s.sheet, L.a1(s, r)): (s, r) for s in L.slots.values() if s.kind != FORMULA
+               for r in (list(L.rows()) if s.is_column else [None])}
+    for key, issued in meta.issued.items():
+        sheet, a1 = key.split("!", 1)
+        hit = by_cell.get((sheet, a1))
+        if hit is None:
+            continue
+        slot, r = hit
+        returned = snap.values.get((slot.key, r))
+        if not _same(issued, returned):
+            rep.findings.append(Finding("S014", sheet=L.sheet(sheet), cell=a1, indicator=_indicator(L, snap, r),
+                                        values={"issued": issued, "returned": snap.raw.get((slot.key, r))}))
+    for (k, r), f in snap.typed_formulas.items():
+        slot = L.slots[k]
+        rep.findings.append(Finding("S015", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
+                                    values={"formula": f}))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a in (None, "") and b in (None, ""):
+        return True
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return abs(float(a) - float(b)) < 1e-9
+    return str(a).strip() == str(b).strip() if isinstance(b, str) and isinstance(a, str) else a == b
+
+
+def _indicator(L: Layout, snap: Snapshot, r: int | None) -> str | None:
+    if r is None:
+        return None
+    name = snap.values.get(("name", r))
+    return str(name) if name not in (None, "") else f"#{r - FIRST_ROW + 1}"
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+_LOOKALIKE = {"﹦": "=", "＝": "=", "==": "=", "≧": "≥", ">=": "≥", "=>": "≥", ">": "＞", "≦": "≤", "<=": "≤", "=<": "≤",
+              "<": "＜", "≥=": "≥", "大于等于": "≥", "小于等于": "≤", "等于": "="}
+_NUM_IN_TEXT = re.compile(r"^\s*(不少于|不低于|至少|不超过|不高于|最多|大于等于|小于等于|约|大约|≥|≤|>=|<=|＞|＜|>|<|=)?\s*"
+                          r"([-+]?\d+(?:\.\d+)?)\s*(余|多|左右)?\s*([^\d\s]*)\s*$")
+_HINT_OPS = {"不少于": "≥", "不低于": "≥", "至少": "≥", "大于等于": "≥", ">=": "≥", "≥": "≥", "不超过": "≤", "不高于": "≤",
+             "最多": "≤", "小于等于": "≤", "<=": "≤", "≤": "≤", "＞": "＞", ">": "＞", "＜": "＜", "<": "＜", "=": "="}
+
+
+def parse_number_text(text: str) -> tuple[float | None, str | None, str]:
+    """Read the intent of "不少于40", "≥85%", "800余册", "4万元"; returns (number, operator, unit)."""
+    t = unicodedata.normalize("NFKC", text).replace(",", "")
+    m = _NUM_IN_TEXT.match(t)
+    if not m:
+        return None, None, ""
+    prefix, num, _approx, unit = m.groups()
+    return float(num), _HINT_OPS.get(prefix or ""), unit or ""
+
+
+def _hint(text: str, lang_unit: str | None = None) -> str:
+    n, op, unit = parse_number_text(text)
+    if n is None:
+        return ""
+    parts = []
+    if op:
+        parts.append(f"指标性质 {op}")
+    parts.append(f"数值 {n:g}")
+    if unit:
+        parts.append(f"单位 {unit}")
+    return "（建议：" + "，".join(parts) + "）"
+
+
+def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int | None, what: str,
+                    required: bool, allow_negative: bool = True, date: bool = False) -> float | None:
+    """Validate a cell that must hold a number; report and return None when it does not."""
+    slot = L.slots[key]
+    v, raw = snap.values.get((key, r)), snap.raw.get((key, r))
+    where = dict(sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r))
+    if isinstance(v, XLError):
+        rep.findings.append(Finding("V022", **where, values={"what": what, "value": str(v)}))
+        return None
+    if isinstance(v, bool):
+        rep.findings.append(Finding("V023", **where, values={"what": what, "value": v}))
+        return None
+    if v is None or (isinstance(v, str) and not v.strip()):
+        if required:
+            rep.findings.append(Finding("V001", **where, values={"what": what}))
+        return None
+    if isinstance(v, str):
+        if date:
+            rep.findings.append(Finding("V007", **where, values={"what": what, "value": v}))
+        else:
+            rep.findings.append(Finding("V002", **where, values={"what": what, "value": v, "hint": _hint(v)}))
+        return None
+    x = float(v)
+    if not math.isfinite(x) or abs(x) > MAX_NUMBER:
+        rep.findings.append(Finding("V026", **where, values={"what": what, "value": v}))
+        return None
+    if x < 0 and not allow_negative:
+        rep.findings.append(Finding("V005", **where, values={"what": what, "value": v}))
+    return x
+
+
+def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
+    na_label = label("v.na", L.lang)
+    yes = label("v.yes", L.lang)
+    grade_names = {g.name: g for g in tpl.grades} | {g.short: g for g in tpl.grades}
+    levels = {lv.name: lv for lv in tpl.levels}
+    for f in ("name", "department", "unit", "year"):
+        s = L.slots[f"hdr.{f}"]
+        if snap.values.get((s.key, None)) in (None, ""):
+            rep.findings.append(Finding("V001", sheet=L.sheet("budget"), cell=L.a1(s), values={"what": s.header}))
+    for (k, r), v in snap.raw.items():
+        if isinstance(v, str) and len(v) > MAX_TEXT:
+            s = L.slots[k]
+            rep.findings.append(Finding("V025", sheet=L.sheet(s.sheet), cell=L.a1(s, r), indicator=_indicator(L, snap, r),
+                                        values={"what": s.header or k, "n": len(v)}))
+    for r in L.rows():
+        g = lambda k: snap.values.get((k, r))  # noqa: E731
+        used_row = any(g(k) not in (None, "") for k in ("level", "name", "op", "weight"))
+        if not used_row:
+            continue
+        where = lambda k: dict(sheet=L.sheet(L.slots[k].sheet), cell=L.a1(L.slots[k], r), indicator=_indicator(L, snap, r))  # noqa: E731
+        lv = g("level")
+        if lv not in levels or not levels[lv].categories:
+            rep.findings.append(Finding("V016", **where("level"), values={"what": "一级指标", "value": lv,
+                                                                        "options": "、".join(x.name for x in tpl.indicator_levels())}))
+        elif g("category") not in (None, "") and g("category") not in levels[lv].categories:
+            rep.findings.append(Finding("V016", **where("category"), values={"what": "二级指标", "value": g("category"),
+                                                                           "options": "、".join(levels[lv].categories)}))
+        if g("name") in (None, ""):
+            rep.findings.append(Finding("V001", **where("name"), values={"what": "三级指标名称"}))
+        op = g("op")
+        if op not in tpl.operators:
+            fix = _LOOKALIKE.get(str(op).strip()) if op is not None else None
+            if op in (None, ""):
+                rep.findings.append(Finding("V001", **where("op"), values={"what": "指标性质"}))
+            else:
+                rep.findings.append(Finding("V003", **where("op"), values={"value": op, "hint": f"（应为 {fix}）" if fix else
+                                                                         f"（可选：{' '.join(tpl.operators)}）"}))
+        w = _number_problem(rep, L, snap, "weight", r, "分值", True, allow_negative=False)
+        if w is not None and w < 0:
+            rep.findings.append(Finding("V019", **where("weight"), values={"value": w}))
+        na = g("na")
+        is_na = isinstance(na, str) and na.strip() == na_label
+        if is_na and not tpl.not_applicable:
+            rep.findings.append(Finding("V020", **where("na")))
+        elif na not in (None, "") and not is_na:
+            rep.findings.append(Finding("V016", **where("na"), values={"what": "不适用", "value": na, "options": na_label}))
+        if is_na:
+            if tpl.not_applicable and str(g("explain") or "").strip() == "":
+                rep.findings.append(Finding("V021", **where("explain")))
+            continue
+        rule = _rule_of(op)
+        date_row = g("unit") == tpl.date_unit
+        t = None
+        if rule in ("positive", "equal", "reverse"):
+            tv = g("target")
+            if isinstance(tv, str) or tv is None:
+                rep.findings.append(Finding("V018", **where("target"), values={"value": tv, "hint": _hint(str(tv or ""))}))
+            else:
+                t = _number_problem(rep, L, snap, "target", r, "指标值", True)
+            if t == 0:
+                rep.findings.append(Finding("V027", **where("target"), values={"op": op}))
+            a = _number_problem(rep, L, snap, "actual", r, "实际完成值", True, date=date_row)
+            if a is not None and t is not None and not date_row:
+                _scale_checks(rep, L, snap, r, a, t, g("unit"))
+        if rule == "qualitative":
+            grade = g("grade")
+            gr = grade_names.get(str(grade).strip()) if grade not in (None, "") else None
+            if gr is None:
+                rep.findings.append(Finding("V008", **where("grade"), values={
+                    "problem": "缺失" if grade in (None, "") else "无效", "value": grade,
+                    "options": "、".join(x.name for x in tpl.grades)}))
+            m = _number_problem(rep, L, snap, "manual", r, "评定得分", True)
+            if gr is not None and m is not None and w is not None:
+                lo, hi = w * gr.min, w * gr.max
+                inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
+                if not inside:
+                    rep.findings.append(Finding("V009", **where("manual"), values={"grade": gr.name, "lo": lo, "hi": hi, "score": m}))
+        if rule == "manual" or (rule == "reverse" and date_row and _late(g)):
+            _number_problem(rep, L, snap, "manual", r, "评定得分", True)
+        m = g("manual")
+        if w is not None and isinstance(m, (int, float)) and not isinstance(m, bool) and not (0 <= m <= w + 1e-9):
+            rep.findings.append(Finding("V010", **where("manual"), values={"score": m, "weight": w}))
+    _weights(rep, L, snap, tpl)
+    _funds(rep, L, snap, tpl)
+    _ = yes
+
+
+def _late(g: Any) -> bool:
+    a, t = g("actual"), g("target")
+    return isinstance(a, (int, float)) and isinstance(t, (int, float)) and a > t
+
+
+def _rule_of(op: Any) -> str | None:
+    from .template import OPERATOR_RULES
+
+    return OPERATOR_RULES.get(op) if isinstance(op, str) else None
+
+
+def _scale_checks(rep: FileReport, L: Layout, snap: Snapshot, r: int, a: float, t: float, unit: Any) -> None:
+    where = dict(sheet=L.sheet("actuals"), cell=L.a1(L.slots["actual"], r), indicator=_indicator(L, snap, r))
+    if unit == "%" and t > 1 and 0 < a <= 1:
+        rep.findings.append(Finding("V004", **where, values={"target": t, "actual": a, "suggest": f"{a * 100:g}"}))
+    if t > 0 and a / t >= 1000 and unit in ("万元", "元", "吨", "公里", "千克"):
+        other = {"万元": "元", "元": "分", "吨": "千克", "公里": "米", "千克": "克"}[unit]
+        rep.findings.append(Finding("V006", **where, values={"actual": a, "target": t, "ratio": a / t, "unit": unit, "other": other}))
+
+
+def _weights(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
+    total = 0.0
+    for i, lv in enumerate(tpl.levels):
+        found = sum(float(snap.values.get(("weight", r))) for r in L.rows()
+                    if snap.values.get(("level", r)) == lv.name and isinstance(snap.values.get(("weight", r)), (int, float))
+                    and not isinstance(snap.values.get(("weight", r)), bool))
+        found += sum(rt.weight for rt in tpl.rates if rt.level == lv.name)
+        total += found
+        if abs(found - lv.weight) > 1e-6:
+            s = L.slots[f"lv.{i}.weight"]
+            rep.findings.append(Finding("V011", sheet=L.sheet("scoring"), cell=L.a1(s),
+                                        values={"level": lv.name, "found": round(found, 6), "expected": lv.weight}))
+    if abs(total - 100) > 1e-6:
+        s = L.slots["tot.weight"]
+        rep.findings.append(Finding("V012", sheet=L.sheet("scoring"), cell=L.a1(s), values={"found": round(total, 6)}))
+
+
+def _funds(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
+    totals: dict[str, float | None] = {}
+    for c in tpl.funds_columns:
+        totals[c.id] = _number_problem(rep, L, snap, f"funds.total.{c.id}", None, f"{tpl.funds_total_label}·{c.label}", True,
+                                       allow_negative=False)
+        items = []
+        for i in range(tpl.funds_item_rows):
+            x = _number_problem(rep, L, snap, f"funds.item{i}.{c.id}", None, f"明细{i + 1}·{c.label}", False, allow_negative=False)
+            if x is not None:
+                items.append(x)
+        if items and totals[c.id] is not None and abs(sum(items) - totals[c.id]) > 0.005:  # type: ignore[operator]
+            s = L.slots[f"funds.total.{c.id}"]
+            rep.findings.append(Finding("V015", sheet=L.sheet("budget"), cell=L.a1(s),
+                                        values={"column": c.label, "items": round(sum(items), 6), "total": totals[c.id]}))
+        elif items and totals[c.id] is None and any(items):
+            s = L.slots[f"funds.total.{c.id}"]
+            rep.findings.append(Finding("V015", sheet=L.sheet("budget"), cell=L.a1(s),
+                                        values={"column": c.label, "items": round(sum(items), 6), "total": 0}))
+    labels = {c.id: c.label for c in tpl.funds_columns}
+    for rt in tpl.rates:
+        num, den = totals.get(rt.numerator), totals.get(rt.denominator)
+        s = L.slots[f"rate.{rt.id}.ratio"]
+        where = dict(sheet=L.sheet("budget"), cell=L.a1(s), indicator=rt.label)
+        if not den:
+            rep.findings.append(Finding("V024", **where, values={"what": rt.label, "den": labels[rt.denominator]}))
+            continue
+        if num is None:
+            continue
+        rate = num / den
+        if rate > 1 + 1e-9:
+            rep.findings.append(Finding("V014", **where, values={"what": rt.label, "rate": rate}))
+        if rt.explain_below is not None and rate < rt.explain_below:
+            e = L.slots[f"rate.{rt.id}.explain"]
+            if str(snap.values.get((e.key, None)) or "").strip() == "":
+                rep.findings.append(Finding("V013", sheet=L.sheet("budget"), cell=L.a1(e), indicator=rt.label,
+                                            values={"reason": f"{rt.label} {rate:.2%} 低于 {rt.explain_below:.0%}"}))
+
+
+# ---------------------------------------------------------------------------------------------
+# re-score and cross-check
+
+def _blankish(v: Any) -> bool:
+    return v is None or v == ""
+
+
+def _agree(py: Any, wb: Any) -> bool:
+    if _blankish(py) and _blankish(wb):
+        return True
+    if isinstance(py, bool) or isinstance(wb, bool):
+        return py == wb
+    if isinstance(py, (int, float)) and isinstance(wb, (int, float)):
+        return abs(py - wb) <= TOLERANCE
+    if isinstance(py, XLError) or isinstance(wb, XLError):
+        return str(py) == str(wb)
+    return str(py) == str(wb)
+
+
+def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
+    computed = evaluate(L, snap.values)
+    canary = snap.cached.get(("meta.canary", None))
+    rep.recalculated = isinstance(canary, (int, float)) and not isinstance(canary, bool)
+    yes = label("v.yes", L.lang)
+    for r in L.rows():
+        s = computed.get(("score", r))
+        if _blankish(s) and snap.values.get(("weight", r)) in (None, ""):
+            continue
+        sc = L.slots["score"]
+        rep.scores.append(ScoreRow(r - FIRST_ROW + 1, str(snap.values.get(("level", r)) or ""), _indicator(L, snap, r) or "",
+                                   snap.values.get(("weight", r)), s, snap.cached.get(("score", r)),
+                                   L.sheet("scoring"), L.a1(sc, r)))
+        if computed.get(("need", r)) == yes and str(snap.values.get(("explain", r)) or "").strip() == "":
+            w = snap.values.get(("weight", r))
+            reason = (f"得分 {s:g} 低于分值 {w:g}" if isinstance(s, (int, float)) and isinstance(w, (int, float)) and s < w
+                      else f"完成值达到指标值的 {tpl.overshoot:.0%} 及以上")
+            rep.findings.append(Finding("V013", sheet=L.sheet("actuals"), cell=L.a1(L.slots["explain"], r),
+                                        indicator=_indicator(L, snap, r), values={"reason": reason}))
+    for rt in tpl.rates:
+        p = f"rate.{rt.id}"
+        rep.scores.append(ScoreRow(0, rt.level, rt.label, rt.weight, computed.get((p + ".score", None)),
+                                   snap.cached.get((p + ".score", None)), L.sheet("budget"), L.a1(L.slots[p + ".score"])))
+    rep.total_python = computed.get(("tot.score", None))
+    rep.grade_python = computed.get(("tot.grade", None))
+    rep.total_workbook = snap.cached.get(("tot.score", None))
+    rep.grade_workbook = snap.cached.get(("tot.grade", None))
+    if not rep.recalculated:
+        rep.findings.append(Finding("X002", sheet=L.sheet("meta"), cell="B1"))
+        return
+    digest_py, digest_wb = computed.get(("tot.digest", None)), snap.cached.get(("tot.digest", None))
+    stale = not _agree(digest_py, digest_wb)
+    disagreements = []
+    for (k, r), py in computed.items():
+        if (k, r) not in snap.formulas or snap.formulas[(k, r)] is None:
+            continue  # replaced formulas are reported by the structure check
+        wb = snap.cached.get((k, r))
+        if not _agree(py, wb):
+            disagreements.append((k, r, py, wb))
+    if stale or (disagreements and snap.calc_mode == "manual"):
+        detail = (f"输入校验和：工作簿 {digest_wb!r}，当前输入 {digest_py!r}" if stale
+                  else "工作簿为手动计算模式")
+        rep.findings.append(Finding("X003", sheet=L.sheet("scoring"), cell=L.a1(L.slots["tot.digest"]),
+                                    values={"detail": detail}))
+        return
+    for k, r, py, wb in disagreements:
+        slot = L.slots[k]
+        rep.findings.append(Finding("X001", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
+                                    values={"python": _show(py), "cached": _show(wb), "formula": L.formula(slot, r)}))
+
+
+def _show(v: Any) -> Any:
+    if isinstance(v, float):
+        return xl_round(v, 6) if math.isfinite(v) else v
+    return v

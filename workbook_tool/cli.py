@@ -1,0 +1,98 @@
+"""The `wbtool` command line: a thin click layer over the library.
+
+Every :class:`WbtoolError` becomes one line on stderr and its exit code; no traceback reaches the
+user for bad input.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import WbtoolError
+
+
+def _fail(e: WbtoolError, lang: str) -> None:
+    click.echo(f"wbtool: {e.message(lang)}", err=True)
+    sys.exit(e.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wbtool")
+def main() -> None:
+    """wbtool — 项目支出绩效评价表：生成（new）与检查（check）。"""
+
+
+@main.command()
+@click.option("-t", "--template", "template", default=None, help="模板 id 或 YAML 文件（默认 self-eval，或项目文件中的 template）")
+@click.option("-p", "--project", "project", type=click.Path(dir_okay=False), default=None, help="项目文件（YAML）：表头、资金、下达指标")
+@click.option("--with-actuals", is_flag=True, help="同时写入项目文件中的实际完成值等填报内容（用于样例和测试）")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="输出 .xlsx")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--password", default=None, help="工作表保护密码（默认无密码保护）")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+def new(template: str | None, project: str | None, with_actuals: bool, output: str, lang: str, password: str | None,
+        force: bool) -> None:
+    """生成公式驱动的评价工作簿（空白或按项目预填）。"""
+    from .project import load_project_file, parse_project, strip_fill
+    from .template import load_template
+    from .writer import write_workbook
+
+    try:
+        data = load_project_file(project) if project else None
+        tref = template or (data.get("template") if data else None) or "self-eval"
+        tpl = load_template(tref)
+        pr = parse_project(data, tpl, Path(project).name) if data is not None else None
+        if pr is not None and not with_actuals:
+            pr = strip_fill(pr)
+        write_workbook(output, tpl, pr, lang, password, force)
+    except WbtoolError as e:
+        _fail(e, lang)
+    click.echo(f"{output}  [{tpl.id}@{tpl.version}]")
+
+
+@main.command()
+def templates() -> None:
+    """列出内置模板（id、版本、说明）。"""
+    from .template import builtin_templates, load_template
+
+    for tid in builtin_templates():
+        t = load_template(tid)
+        click.echo(f"{t.id:<12} {t.version:<8} {t.description}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--strict", is_flag=True, help="警告也视为失败")
+@click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件（本单位自定义模板）")
+def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...]) -> None:
+    """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
+    from .checker import check_file
+    from .report import overall_exit, to_json, to_text
+    from .template import load_template
+
+    try:
+        extra = [load_template(t) for t in extra_templates]
+    except WbtoolError as e:
+        _fail(e, lang)
+    files: list[Path] = []
+    for p in paths:
+        pp = Path(p)
+        if pp.is_dir():
+            found = sorted(x for x in pp.rglob("*") if x.is_file() and x.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et")
+                           and not x.name.startswith(("~$", ".~")))
+            files.extend(found)
+        else:
+            files.append(pp)
+    reports = [check_file(f, extra) for f in files]
+    text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
+    click.echo(text)
+    sys.exit(overall_exit(reports, strict))
+
+
+if __name__ == "__main__":
+    main()

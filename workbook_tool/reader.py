@@ -1,0 +1,194 @@
+"""Read a returned workbook through the layout: identity, inputs, formulas and cached results.
+
+Positions come from :mod:`layout` (the same description the writer used). Values are turned into
+what a spreadsheet engine sees: dates become serial numbers, error texts become error values.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .errors import WbtoolError
+from .expr import XLError
+from .layout import FORMULA, SHEETS, Layout
+from .labels import LABELS
+from .writer import META_FIRST_ROW, excel_serial
+
+ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
+
+
+@dataclass
+class Meta:
+    data: dict[str, str]
+    ruleset: dict[str, Any] | None
+    issued: dict[str, Any]
+    issued_rows: list[int]
+    custom: dict[str, Any]
+
+    @property
+    def template_id(self) -> str | None:
+        return self.data.get("template_id")
+
+    @property
+    def template_version(self) -> str | None:
+        return self.data.get("template_version")
+
+    @property
+    def lang(self) -> str:
+        return self.data.get("lang") or "zh"
+
+
+def _meta_sheet(wb: Workbook) -> Worksheet | None:
+    for name in (LABELS["sheet.meta"][0], LABELS["sheet.meta"][1]):
+        if name in wb.sheetnames:
+            return wb[name]
+    for ws in wb.worksheets:  # renamed: find it by content
+        if ws.cell(META_FIRST_ROW + 1, 1).value == "wbtool":
+            return ws
+    return None
+
+
+def read_meta(wb_formulas: Workbook) -> Meta | None:
+    """The metadata block, or None for a workbook wbtool did not make."""
+    custom: dict[str, Any] = {}
+    try:
+        for p in wb_formulas.custom_doc_props.props:
+            custom[p.name] = p.value
+    except AttributeError:
+        pass
+    ws = _meta_sheet(wb_formulas)
+    if ws is None:
+        if any(k.startswith("wbtool.") for k in custom):
+            return Meta({}, None, {}, [], custom)
+        return None
+    data: dict[str, str] = {}
+    blobs: dict[str, str] = {}
+    for row in ws.iter_rows(min_row=META_FIRST_ROW + 1, max_row=META_FIRST_ROW + 40, values_only=True):
+        if not row or row[0] is None:
+            continue
+        k = str(row[0])
+        if k in ("ruleset", "issued"):
+            blobs[k] = "".join(str(v) for v in row[1:] if v is not None)
+        elif len(row) > 1 and row[1] is not None:
+            data[k] = str(row[1])
+    if data.get("wbtool") != "wbtool workbook":
+        return None
+    try:
+        ruleset = json.loads(blobs["ruleset"]) if "ruleset" in blobs else None
+        issued = json.loads(blobs.get("issued") or "{}")
+    except json.JSONDecodeError:
+        ruleset, issued = None, {}
+    return Meta(data, ruleset, issued.get("cells", {}), issued.get("rows", []), custom)
+
+
+def to_engine_value(v: Any) -> Any:
+    """What a formula sees in a cell: dates as serial numbers, error texts as errors."""
+    if isinstance(v, dt.datetime) or isinstance(v, dt.date):
+        return excel_serial(v)
+    if isinstance(v, dt.time):
+        return (v.hour * 3600 + v.minute * 60 + v.second) / 86400
+    if isinstance(v, str) and v in ERROR_TEXTS:
+        return XLError(v)
+    return v
+
+
+_STR = re.compile(r'"(?:[^"]|"")*"')
+
+
+def normalise_formula(f: str) -> str:
+    """Formula text compared modulo what applications re-serialise: quotes, $, case, spaces."""
+    f = f.lstrip("=")
+    parts: list[str] = []
+    last = 0
+    for m in _STR.finditer(f):
+        parts.append(_norm_code(f[last:m.start()]))
+        parts.append(m.group(0))
+        last = m.end()
+    parts.append(_norm_code(f[last:]))
+    return "".join(parts)
+
+
+def _norm_code(s: str) -> str:
+    s = s.replace("$", "").replace("'", "").replace(" ", "").upper()
+    s = s.replace("_XLFN.", "")
+    # numbers: 1.0 / 1.20 / .5 written differently by other applications
+    return re.sub(r"(?<![A-Z0-9_.])(\d+\.\d*?)0+(?![\d])", lambda m: m.group(1).rstrip("."), s)
+
+
+@dataclass
+class Snapshot:
+    """Everything the checker needs from one returned workbook, addressed by slot key and row."""
+
+    L: Layout
+    missing_sheets: list[str] = field(default_factory=list)
+    values: dict[tuple[str, int | None], Any] = field(default_factory=dict)   # non-formula slots (engine values)
+    raw: dict[tuple[str, int | None], Any] = field(default_factory=dict)      # non-formula slots, as typed
+    formulas: dict[tuple[str, int | None], str | None] = field(default_factory=dict)  # formula text found in cell
+    cached: dict[tuple[str, int | None], Any] = field(default_factory=dict)   # cached results of formula slots
+    typed_formulas: dict[tuple[str, int | None], str] = field(default_factory=dict)  # formulas typed into inputs
+    end_rows: dict[str, int | None] = field(default_factory=dict)  # found end-marker row per table sheet
+    calc_mode: str | None = None
+
+
+def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snapshot:
+    snap = Snapshot(L)
+    try:
+        snap.calc_mode = wb_formulas.calculation.calcMode
+    except AttributeError:
+        snap.calc_mode = None
+    for key in SHEETS:
+        if L.sheet(key) not in wb_formulas.sheetnames:
+            snap.missing_sheets.append(key)
+    if snap.missing_sheets:
+        return snap
+    wf = {k: wb_formulas[L.sheet(k)] for k in SHEETS}
+    wv = {k: wb_values[L.sheet(k)] for k in SHEETS}
+    for key in ("indicators", "actuals", "scoring"):
+        snap.end_rows[key] = _find_end(wf[key], L)
+    for slot in L.slots.values():
+        rows = list(L.rows()) if slot.is_column else [None]
+        for r in rows:
+            row = slot.row if r is None else r
+            fcell = wf[slot.sheet].cell(row + 1, slot.col + 1)
+            cf = fcell.value
+            cv = wv[slot.sheet].cell(row + 1, slot.col + 1).value
+            k = (slot.key, r)
+            is_formula = fcell.data_type == "f" and isinstance(cf, str)
+            if slot.kind == FORMULA:
+                snap.formulas[k] = cf if is_formula else None
+                snap.cached[k] = to_engine_value(cv)
+                if not is_formula:
+                    snap.cached[k] = to_engine_value(cf)
+            else:
+                if is_formula:
+                    snap.typed_formulas[k] = cf
+                snap.raw[k] = cv
+                snap.values[k] = to_engine_value(cv)
+    return snap
+
+
+def _find_end(ws: Worksheet, L: Layout) -> int | None:
+    markers = {LABELS["v.end"][0], LABELS["v.end"][1]}
+    expected = L.end_row + 1
+    if ws.cell(expected, 1).value in markers:
+        return L.end_row
+    for r in range(max(1, expected - L.n_rows), expected + 200):
+        if ws.cell(r, 1).value in markers:
+            return r - 1
+    return None
+
+
+def issued_key_to_cell(key: str) -> tuple[str, str]:
+    sheet, a1 = key.split("!", 1)
+    return sheet, a1
+
+
+def require(cond: bool, code: str, zh: str, en: str) -> None:
+    if not cond:
+        raise WbtoolError(code, zh, en)
