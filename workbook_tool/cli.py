@@ -33,10 +33,12 @@ def main() -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--password", default=None, help="工作表保护密码（默认无密码保护）")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="用该密钥签名下达内容（wbtool keygen 生成）")
 def new(template: str | None, project: str | None, with_actuals: bool, output: str, lang: str, password: str | None,
-        force: bool) -> None:
+        force: bool, key_file: str | None) -> None:
     """生成公式驱动的评价工作簿（空白或按项目预填）。"""
     from .project import load_project_file, parse_project, strip_fill
+    from .signing import load_key
     from .template import load_template
     from .writer import write_workbook
 
@@ -47,10 +49,59 @@ def new(template: str | None, project: str | None, with_actuals: bool, output: s
         pr = parse_project(data, tpl, Path(project).name) if data is not None else None
         if pr is not None and not with_actuals:
             pr = strip_fill(pr)
-        write_workbook(output, tpl, pr, lang, password, force)
+        key = load_key(key_file) if key_file else None
+        write_workbook(output, tpl, pr, lang, password, force, key)
     except WbtoolError as e:
         _fail(e, lang)
     click.echo(f"{output}  [{tpl.id}@{tpl.version}]")
+
+
+@main.command()
+@click.argument("key_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="覆盖已存在的密钥文件")
+def keygen(key_file: str, force: bool) -> None:
+    """生成签名密钥文件（权限 0600）。请妥善保管，不要随表格发出。"""
+    from .signing import keygen as make
+
+    try:
+        p = make(key_file, force)
+    except WbtoolError as e:
+        _fail(e, "zh")
+    click.echo(f"{p}")
+
+
+@main.command()
+@click.argument("roster", type=click.Path(dir_okay=False))
+@click.option("-t", "--template", "template", default="self-eval", show_default=True, help="模板 id 或 YAML 文件")
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="输出目录")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="签名密钥")
+@click.option("--password", default=None, help="工作表保护密码")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool) -> None:
+    """按名单（CSV/xlsx，每行一个项目）批量生成工作簿。
+
+    名单列：项目名称、主管部门、实施单位、年度，资金列（按模板列名，如 全年预算数 / 预算资金），
+    可选 文件名、项目文件（每个项目自己的指标 YAML）。
+    """
+    from .batch import issue_roster
+    from .signing import load_key
+    from .template import load_template
+
+    try:
+        tpl = load_template(template)
+        key = load_key(key_file) if key_file else None
+        results = issue_roster(roster, tpl, outdir, lang, force, key, password)
+    except WbtoolError as e:
+        _fail(e, lang)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            click.echo(f"第 {r.row} 行: {r.error}" if lang == "zh" else f"row {r.row}: {r.error}", err=True)
+        else:
+            click.echo(str(r.path))
+    sys.exit(1 if failed else 0)
 
 
 @main.command()
@@ -69,14 +120,19 @@ def templates() -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--strict", is_flag=True, help="警告也视为失败")
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件（本单位自定义模板）")
-def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...]) -> None:
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
+def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...],
+          key_file: str | None) -> None:
     """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
     from .checker import check_file
     from .report import overall_exit, to_json, to_text
     from .template import load_template
 
+    from .signing import load_key
+
     try:
         extra = [load_template(t) for t in extra_templates]
+        key = load_key(key_file) if key_file else None
     except WbtoolError as e:
         _fail(e, lang)
     files: list[Path] = []
@@ -88,7 +144,7 @@ def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templ
             files.extend(found)
         else:
             files.append(pp)
-    reports = [check_file(f, extra) for f in files]
+    reports = [check_file(f, extra, key) for f in files]
     text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
     click.echo(text)
     sys.exit(overall_exit(reports, strict))

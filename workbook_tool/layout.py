@@ -310,3 +310,14 @@ def evaluation_order(L: Layout) -> tuple[list[Slot], list[Slot]]:
 
     f = formula_slots(L)
     return topo([s for s in f if s.is_column]), topo([s for s in f if not s.is_column])
+
+
+def formulas_digest(L: Layout) -> str:
+    """A hash of every generated formula: part of what a signed workbook vouches for."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for s in formula_slots(L):
+        for r in (list(L.rows()) if s.is_column else [None]):
+            h.update(f"{s.sheet}!{L.a1(s, r)}={L.formula(s, r)}\n".encode())
+    return h.hexdigest()

@@ -18,10 +18,10 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from . import __version__
+from . import __version__, signing
 from .errors import WbtoolError
 from .labels import label
-from .layout import CONST, FIRST_ROW, FORMULA, HEADER_ROW, INPUT, ISSUED, SHEETS, Layout, Slot, build_layout
+from .layout import CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, SHEETS, Layout, Slot, build_layout, formulas_digest
 from .project import Project
 from .template import Template
 
@@ -89,8 +89,9 @@ def fingerprint(tpl_digest: str, issued: dict[str, Any]) -> str:
 
 
 class _Writer:
-    def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None):
-        self.tpl, self.project, self.lang, self.password = tpl, project, lang, password
+    def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None,
+                 key: bytes | None = None):
+        self.tpl, self.project, self.lang, self.password, self.key = tpl, project, lang, password, key
         self.L: Layout = build_layout(tpl, lang)
         self.wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
@@ -328,6 +329,10 @@ class _Writer:
             ("fingerprint", fp),
             ("created", dt.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")),
         ]
+        signature = None
+        if self.key is not None:
+            signature = signing.sign(self.key, tpl.digest(), self.out.issued, formulas_digest(self.L))
+            entries += [("signature", signature), ("key_id", signing.key_id(self.key))]
         ruleset = json.dumps(tpl.to_dict(), ensure_ascii=False, sort_keys=True)
         issued = json.dumps({"cells": self.out.issued, "rows": self.out.issued_rows}, ensure_ascii=False, sort_keys=True)
         r = META_FIRST_ROW
@@ -346,6 +351,8 @@ class _Writer:
         self.wb.set_custom_property("wbtool.generator", __version__)
         self.wb.set_custom_property("wbtool.fingerprint", fp)
         self.wb.set_custom_property("wbtool.lang", self.lang)
+        if signature:
+            self.wb.set_custom_property("wbtool.signature", signature)
         self.wb.set_properties({"title": tpl.name, "comments": f"wbtool {__version__} / {tpl.id}@{tpl.version}"})
 
     # ---- behaviour -----------------------------------------------------------------------------
@@ -519,14 +526,14 @@ def atomic_output(path: Path, force: bool) -> tuple[Path, Any]:
 
 
 def write_workbook(path: str | Path, tpl: Template, project: Project | None = None, lang: str = "zh",
-                   password: str | None = None, force: bool = False) -> Written:
+                   password: str | None = None, force: bool = False, key: bytes | None = None) -> Written:
     """Write a workbook atomically: nothing appears under ``path`` unless it was completely written."""
     path = Path(path)
     tmp, _ = atomic_output(path, force)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # XlsxWriter only warns on e.g. a too-long list: make it fatal
-            w = _Writer(str(tmp), tpl, project, lang, password)
+            w = _Writer(str(tmp), tpl, project, lang, password, key)
             out = w.write()
             w.wb.close()
         os.replace(tmp, path)
