@@ -13,10 +13,10 @@ SEED_PROJECT = ROOT / "samples" / "party-building-2024.yaml"
 
 @pytest.fixture(scope="session")
 def soffice() -> str:
-    """Path of LibreOffice; tests that need a real spreadsheet engine are skipped without it."""
+    """Path of LibreOffice. Real-engine tests never skip: without it they fail (scripts/test.sh installs it)."""
     p = find_soffice()
     if p is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
+        pytest.fail("LibreOffice (soffice) is not installed: run bash scripts/test.sh, which installs it")
     return p
 
 

@@ -101,8 +101,9 @@ def setv(L: Layout, key: str, r: int | None, value: Any) -> Callable[[openpyxl.W
     return edit
 
 
-def patch_cached_value(src: Path, dst: Path, sheet: str, a1: str, value: Any) -> None:
-    """Change one stored cell value in the XML without recalculating (stale results)."""
+def patch_cached_value(src: Path, dst: Path, sheet: str, a1: str, value: Any, manual: bool = False) -> None:
+    """Change one stored cell value in the XML without recalculating (stale results); ``manual``
+    also marks the workbook as saved in manual calculation mode."""
     with zipfile.ZipFile(src) as z:
         wbxml = z.read("xl/workbook.xml").decode()
         rid = re.search(rf'<sheet name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', wbxml).group(1)
@@ -114,6 +115,10 @@ def patch_cached_value(src: Path, dst: Path, sheet: str, a1: str, value: Any) ->
     new, n = re.subn(rf'(<c r="{a1}"[^>]*>)<v>[^<]*</v>', rf"\g<1><v>{value}</v>", xml)
     assert n == 1, f"cell {a1} not found in {part}"
     members[part] = new.encode()
+    if manual:
+        wbxml, n = re.subn(r"<calcPr\b", '<calcPr calcMode="manual"', wbxml)
+        assert n == 1
+        members["xl/workbook.xml"] = wbxml.encode()
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in members.items():
             z.writestr(name, data)
@@ -165,6 +170,8 @@ def books(tmp_path_factory, soffice, seed_project) -> Books:
                                                      "items": [{"initial": 10, "budget": 10, "spent": 9}]})),
         "se_over_execution": (SELF, self_eval(funds={"total": {"initial": 10, "budget": 10, "spent": 10.5},
                                                      "items": [{"initial": 10, "budget": 10, "spent": 10.5}]})),
+        "se_low_execution": (SELF, self_eval(funds={"total": {"initial": 10, "budget": 10, "spent": 8},
+                                                    "items": [{"initial": 10, "budget": 10, "spent": 8}]})),
         "se_date_text": (SELF, self_eval({"完成时间": dict(actual="2024/9/25")})),
         "se_grades": (SELF, self_eval(drop=("带动就业", "党建工作水平"), extra=[
             ("效益指标", "社会效益指标", "等级缺失", "定性", "有效提高", None, 7.5, "完成", None, 7.5, None),
@@ -211,6 +218,7 @@ def books(tmp_path_factory, soffice, seed_project) -> Books:
         "target_lowered": ("seed", setv(LD, "target", r_books, 600)),
         "weight_changed": ("seed", setv(LD, "weight", r_books, 6)),
         "row_inserted": ("seed", lambda wb: wb[LD.sheet("indicators")].insert_rows(r_people + 1)),
+        "row_deleted": ("seed", lambda wb: wb[LD.sheet("actuals")].delete_rows(r_people + 1)),
         "sheet_renamed": ("seed", lambda wb: setattr(wb[LD.sheet("actuals")], "title", "实际完成情况")),
         "se_lookalike": ("se_unissued", fill_unissued),
     }
@@ -223,10 +231,14 @@ def books(tmp_path_factory, soffice, seed_project) -> Books:
     stale = d / "stale.xlsx"  # 培训人数 62 → 30 typed, results never recalculated (manual mode / no F9)
     patch_cached_value(out1["seed"], stale, LD.sheet("actuals"), LD.a1(LD.slots["actual"], r_people), 30)
 
-    b = Books({**out1, **out2, "never_recalculated": src / "seed.xlsx", "stale": stale})
-    b.rows = {"seed:" + r["name"]: row_of(seed_rows, LD, r["name"]) for r in seed_rows}
-    for name in ("se_clean", "se_grades", "se_unit_mismatch"):
-        b.rows.update({f"{name}:" + r["name"]: row_of(prs[name].indicators, LS, r["name"]) for r in prs[name].indicators})
+    stale_manual = d / "stale_manual.xlsx"  # target edited in manual calculation mode, never recalculated
+    patch_cached_value(out1["seed"], stale_manual, LD.sheet("indicators"), LD.a1(LD.slots["target"], r_people), 30,
+                       manual=True)
+
+    b = Books({**out1, **out2, "never_recalculated": src / "seed.xlsx", "stale": stale, "stale_manual": stale_manual})
+    for name, pr in prs.items():
+        L = LD if projects[name][0] is DEPT else LS
+        b.rows.update({f"{name}:{r['name']}": row_of(pr.indicators, L, r["name"]) for r in pr.indicators})
     b.rows.update({"se_lookalike:服务对象满意度": r1, "se_lookalike:群众满意度": r2, "se_lookalike:投诉处理率": r3})
     return b
 
@@ -347,6 +359,16 @@ def test_stale_results_are_reported_separately(books):
     assert rep.exit_code() == 1
 
 
+def test_stale_results_in_manual_calculation_mode(books):
+    rep = books.report("stale_manual")
+    r = books.rows["seed:党务培训班培训人数"]
+    f = one(rep, "S014", indicator="党务培训班培训人数", **at(LD, "target", r))
+    assert f.values == {"issued": 40, "returned": 30}
+    x = one(rep, "X003", severity=ERROR)
+    assert "手动" in x.message()
+    assert "X001" not in codes(rep)  # stale, not "the formula disagrees"
+
+
 # ---------------------------------------------------------------------------------------------
 # Structure: formulas, issued content, rows, sheets
 # ---------------------------------------------------------------------------------------------
@@ -409,9 +431,20 @@ def test_row_inserted_in_indicator_area(books):
     f = one(rep, "S011", severity=ERROR, sheet=LD.sheet("indicators"))
     assert f.values["change"] == "插入" and f.values["n"] == 1
     assert rep.exit_code() == 1
+    # everything below the insertion is shifted: no misleading "target changed" errors or made-up score
+    assert codes(rep, ERROR) == {"S011"}, _dump(rep)
+    assert rep.total_python is None
     r = CliRunner().invoke(main, ["check", str(books.files["row_inserted"])])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_row_deleted_in_indicator_area(books):
+    rep = books.report("row_deleted")
+    f = one(rep, "S011", severity=ERROR, sheet=LD.sheet("actuals"))
+    assert f.values["change"] == "删除" and f.values["n"] == 1
+    assert codes(rep, ERROR) == {"S011"}, _dump(rep)
+    assert rep.exit_code() == 1
 
 
 def test_sheet_renamed(books):
@@ -440,8 +473,9 @@ def test_zero_target_under_equal_and_reverse(books):
     assert score_of(rep, "零目标反向未达成") == (0, 0)
     no_disagreement(rep)
     warned = findings(rep, "V027", severity=WARNING, sheet=LS.sheet("indicators"))
-    assert {f.indicator for f in warned} == {"零目标等于达成", "零目标等于未达成", "零目标反向达成", "零目标反向未达成"}
-    assert all(f.cell[0] == LS.a1(LS.slots["target"], 0)[0] for f in warned)
+    names = ("零目标等于达成", "零目标等于未达成", "零目标反向达成", "零目标反向未达成")
+    assert {f.indicator: f.cell for f in warned} == {
+        n: LS.a1(LS.slots["target"], books.rows[f"se_zero_target:{n}"]) for n in names}
     assert {f.values["op"] for f in warned} == {"=", "≤"}
     assert rep.exit_code() == 0 and rep.exit_code(strict=True) == 1, _dump(rep)
 
@@ -459,7 +493,6 @@ def test_initial_budget_zero_uses_full_year_budget(books):
 # ---------------------------------------------------------------------------------------------
 def test_text_where_a_number_belongs(books):
     rep = books.report("se_text_actuals")
-    rows = {r[2]: i for i, r in enumerate(ROWS)}
     expect = {  # text → what the hint must suggest (None: nothing parsable)
         "书籍配发": ("800余册", ["800", "册"]),
         "培训人数": ("不少于40", ["≥", "40"]),
@@ -468,7 +501,7 @@ def test_text_where_a_number_belongs(books):
         "服务对象满意度": ("完成", None),
     }
     for name, (text, hint) in expect.items():
-        r = list(LS.rows())[rows[name]]
+        r = books.rows[f"se_text_actuals:{name}"]
         f = one(rep, "V002", severity=ERROR, indicator=name, **at(LS, "actual", r))
         assert f.values["value"] == text
         if hint is None:
@@ -494,9 +527,10 @@ def test_lookalike_operators_and_text_target_in_rows_the_unit_filled(books):
 
 def test_percent_on_the_wrong_scale(books):
     rep = books.report("se_percent_scale")
-    r = list(LS.rows())[2]
+    r = books.rows["se_percent_scale:培训率"]
     f = one(rep, "V004", severity=ERROR, indicator="培训率", **at(LS, "actual", r))
     assert f.values["target"] == 85 and f.values["actual"] == 0.93 and f.values["suggest"] == "93"
+    assert "85.0" not in f.message() and "0.93" in f.message()
     no_disagreement(rep)
 
 
@@ -524,9 +558,17 @@ def test_execution_above_100_percent(books):
     assert rep.exit_code() == 0 and rep.exit_code(strict=True) == 1
 
 
+def test_execution_below_threshold_needs_an_explanation(books):
+    rep = books.report("se_low_execution")
+    f = one(rep, "V013", severity=ERROR, indicator="预算执行率", **at(LS, "rate.execution.explain"))
+    assert "80" in f.values["reason"] and "90%" in f.values["reason"]
+    assert score_of(rep, "预算执行率") == (8, 8)
+    no_disagreement(rep)
+
+
 def test_deadline_entered_as_text(books):
     rep = books.report("se_date_text")
-    r = list(LS.rows())[3]
+    r = books.rows["se_date_text:完成时间"]
     f = one(rep, "V007", severity=ERROR, indicator="完成时间", **at(LS, "actual", r))
     assert f.values["value"] == "2024/9/25"
     assert "V002" not in codes(rep)
@@ -551,7 +593,7 @@ def test_qualitative_grades_and_entered_scores(books):
 
 def test_explanation_missing(books):
     rep = books.report("se_explain_missing")
-    rows = {r[2]: list(LS.rows())[i] for i, r in enumerate(ROWS)}
+    rows = {n: books.rows[f"se_explain_missing:{n}"] for n in ("培训人数", "书籍配发")}
     low = one(rep, "V013", severity=ERROR, indicator="培训人数", **at(LS, "explain", rows["培训人数"]))
     assert "7.5" in low.values["reason"] and "10" in low.values["reason"]
     over = one(rep, "V013", severity=ERROR, indicator="书籍配发", **at(LS, "explain", rows["书籍配发"]))

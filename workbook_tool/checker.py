@@ -19,10 +19,11 @@ from .expr import XLError, xl_round
 from .findings import ERROR, WARNING, Finding
 from .intake import read_workbook
 from .labels import label
-from .layout import FIRST_ROW, FORMULA, Layout, build_layout
+from . import signing
+from .layout import FIRST_ROW, FORMULA, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .rules import ops_for
-from .template import Template, builtin_templates, load_template, template_from_dict
+from .template import Template, builtin_templates, load_template, ruleset_digest
 from .writer import fingerprint
 
 TOLERANCE = 0.005
@@ -56,6 +57,8 @@ class FileReport:
     recalculated: bool | None = None
     authenticated: bool = False
     application: str | None = None
+    header: dict[str, Any] = field(default_factory=dict)   # project header as returned (for summaries)
+    levels: list[dict[str, Any]] = field(default_factory=list)  # per level: name, weight, python, workbook
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -92,6 +95,15 @@ def check_file(path: str | Path, templates: list[Template] | None = None, key: b
         return rep
     rep.findings.extend(intake.flags)
     rep.application = intake.application
+    try:
+        return _identify_and_analyse(rep, intake, templates, key)
+    except Exception as e:  # a safety net for content nobody foresaw; the fuzz tests keep it unused
+        rep.findings.append(Finding("S099", values={"error": f"{type(e).__name__}: {e}"[:200]}))
+        rep.finish()
+        return rep
+
+
+def _identify_and_analyse(rep: FileReport, intake: Any, templates: list[Template] | None, key: bytes | None) -> FileReport:
     meta = read_meta(intake.formulas)
     if meta is None or meta.ruleset is None:
         rep.status = "unreadable"
@@ -105,8 +117,7 @@ def check_file(path: str | Path, templates: list[Template] | None = None, key: b
         rep.status = "unreadable"
         rep.findings.append(Finding("S002", values={"template": tkey[0], "version": tkey[1]}))
         return rep
-    embedded = template_from_dict(meta.ruleset)
-    if embedded.digest() != tpl.digest() or meta.data.get("template_digest") != tpl.digest():
+    if ruleset_digest(meta.ruleset) != tpl.digest() or meta.data.get("template_digest") != tpl.digest():
         rep.findings.append(Finding("S003", sheet=None, values={"template": rep.template}))
     L = build_layout(tpl, meta.lang if meta.lang in ("zh", "en") else "zh")
     snap = take_snapshot(L, intake.formulas, intake.values)
@@ -115,14 +126,55 @@ def check_file(path: str | Path, templates: list[Template] | None = None, key: b
             rep.findings.append(Finding("S010", values={"sheet": L.sheet(k)}))
         rep.finish()
         return rep
+    return _analyse(rep, L, snap, meta, tpl, intake, key)
+
+
+def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Template, intake: Any,
+             key: bytes | None) -> FileReport:
+    rep.header = {f: snap.values.get((f"hdr.{f}", None)) for f in ("name", "department", "unit", "year")}
     _check_fingerprint(rep, meta, tpl, intake)
     if key is None:
         rep.findings.append(Finding("I001"))
+    else:
+        _check_signature(rep, L, meta, tpl, key)
+    if _moved_anchors(rep, L, snap):
+        rep.finish()
+        return rep
+    if _shifted_rows(rep, L, snap):
+        # every position below the change is off by the inserted/deleted rows: reading on would
+        # report issued content "changed", inputs on the wrong rows and a made-up score
+        rep.finish()
+        return rep
     _structure(rep, L, snap, meta)
     _inputs(rep, L, snap, tpl)
     _rescore(rep, L, snap, tpl)
     rep.finish()
     return rep
+
+
+def _check_signature(rep: FileReport, L: Layout, meta: Meta, tpl: Template, key: bytes) -> None:
+    sig = meta.data.get("signature") or meta.custom.get("wbtool.signature")
+    if not sig:
+        rep.findings.append(Finding("S006"))
+        return
+    if signing.verify(key, str(sig), tpl.digest(), meta.issued, formulas_digest(L)):
+        rep.authenticated = True
+    else:
+        rep.findings.append(Finding("S005", values={"key_id": meta.data.get("key_id", "?")}))
+
+
+def _moved_anchors(rep: FileReport, L: Layout, snap: Snapshot) -> bool:
+    """Labels wbtool wrote at fixed cells must still be there; if not, rows/columns moved (S009)."""
+    moved = False
+    for sheet in ("budget", "scoring", "summary"):
+        for (k, expected, found) in snap.anchors.get(sheet, []):
+            if expected != found:
+                s = L.slots[k]
+                rep.findings.append(Finding("S009", sheet=L.sheet(sheet), cell=L.a1(s),
+                                            values={"sheet": L.sheet(sheet), "cell": L.a1(s), "expected": expected}))
+                moved = True
+                break
+    return moved
 
 
 def _fatal(e: WbtoolError) -> Finding:
@@ -142,13 +194,20 @@ def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template, intake: Any) 
 # ---------------------------------------------------------------------------------------------
 # structure
 
-def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
+def _shifted_rows(rep: FileReport, L: Layout, snap: Snapshot) -> bool:
+    """S011 for each table sheet whose end marker moved (rows inserted or deleted); True if any."""
+    shifted = False
     for sheet, found in snap.end_rows.items():
         if found != L.end_row:
+            shifted = True
             n = "?" if found is None else abs(found - L.end_row)
             change = ("插入" if (found or 0) > L.end_row else "删除")
             rep.findings.append(Finding("S011", sheet=L.sheet(sheet), cell=f"A{L.end_row + 1}",
                                         values={"sheet": L.sheet(sheet), "change": change, "n": n}))
+    return shifted
+
+
+def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
     for (k, r), found in snap.formulas.items():
         slot = L.slots[k]
         expected = L.formula(slot, r)
@@ -319,6 +378,8 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             if t == 0:
                 rep.findings.append(Finding("V027", **where("target"), values={"op": op}))
             a = _number_problem(rep, L, snap, "actual", r, "实际完成值", True, date=date_row)
+            if a is not None and a < 0:
+                rep.findings.append(Finding("V028", **where("actual"), values={"value": a}))
             if a is not None and t is not None and not date_row:
                 _scale_checks(rep, L, snap, r, a, t, g("unit"))
         if rule == "qualitative":
@@ -357,11 +418,16 @@ def _rule_of(op: Any) -> str | None:
 
 def _scale_checks(rep: FileReport, L: Layout, snap: Snapshot, r: int, a: float, t: float, unit: Any) -> None:
     where = dict(sheet=L.sheet("actuals"), cell=L.a1(L.slots["actual"], r), indicator=_indicator(L, snap, r))
+    a, t = _plain(a), _plain(t)  # messages say "85", not "85.0"
     if unit == "%" and t > 1 and 0 < a <= 1:
         rep.findings.append(Finding("V004", **where, values={"target": t, "actual": a, "suggest": f"{a * 100:g}"}))
     if t > 0 and a / t >= 1000 and unit in ("万元", "元", "吨", "公里", "千克"):
         other = {"万元": "元", "元": "分", "吨": "千克", "公里": "米", "千克": "克"}[unit]
         rep.findings.append(Finding("V006", **where, values={"actual": a, "target": t, "ratio": a / t, "unit": unit, "other": other}))
+
+
+def _plain(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
 
 
 def _weights(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
@@ -461,6 +527,10 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         p = f"rate.{rt.id}"
         rep.scores.append(ScoreRow(0, rt.level, rt.label, rt.weight, computed.get((p + ".score", None)),
                                    snap.cached.get((p + ".score", None)), L.sheet("budget"), L.a1(L.slots[p + ".score"])))
+    for i, lv in enumerate(tpl.levels):
+        k = f"lv.{i}.score"
+        rep.levels.append({"name": lv.name, "weight": computed.get((f"lv.{i}.weight", None)),
+                           "python": computed.get((k, None)), "workbook": snap.cached.get((k, None))})
     rep.total_python = computed.get(("tot.score", None))
     rep.grade_python = computed.get(("tot.grade", None))
     rep.total_workbook = snap.cached.get(("tot.score", None))

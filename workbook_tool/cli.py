@@ -105,6 +105,33 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="汇总表 .xlsx 或 .csv")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tuple[str, ...], key_file: str | None,
+            force: bool) -> None:
+    """检查多份回收的工作簿，并汇总为一张表（每个文件一行：项目、状态、总分、等级、各一级指标得分、主要问题）。"""
+    from .batch import write_summary
+    from .checker import check_file
+    from .signing import load_key
+    from .template import load_template
+
+    try:
+        extra = [load_template(t) for t in extra_templates]
+        key = load_key(key_file) if key_file else None
+        reports = [check_file(f, extra, key) for f in _expand(paths)]
+        write_summary(reports, output, lang, force)
+    except WbtoolError as e:
+        _fail(e, lang)
+    bad = sum(1 for r in reports if r.status in ("errors", "unreadable"))
+    click.echo(f"{output}: {len(reports)} 个文件，{bad} 个有错误或无法读取" if lang != "en"
+               else f"{output}: {len(reports)} files, {bad} with errors or unreadable")
+
+
+@main.command()
 def templates() -> None:
     """列出内置模板（id、版本、说明）。"""
     from .template import builtin_templates, load_template
@@ -135,19 +162,24 @@ def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templ
         key = load_key(key_file) if key_file else None
     except WbtoolError as e:
         _fail(e, lang)
+    reports = [check_file(f, extra, key) for f in _expand(paths)]
+    text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
+    click.echo(text)
+    sys.exit(overall_exit(reports, strict))
+
+
+def _expand(paths: tuple[str, ...]) -> list[Path]:
+    """Files as given, and the workbooks inside given folders (Office lock files skipped)."""
     files: list[Path] = []
     for p in paths:
         pp = Path(p)
         if pp.is_dir():
-            found = sorted(x for x in pp.rglob("*") if x.is_file() and x.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et")
-                           and not x.name.startswith(("~$", ".~")))
-            files.extend(found)
+            files.extend(sorted(x for x in pp.rglob("*") if x.is_file()
+                                and x.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et", ".xlsb")
+                                and not x.name.startswith(("~$", ".~"))))
         else:
             files.append(pp)
-    reports = [check_file(f, extra, key) for f in files]
-    text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
-    click.echo(text)
-    sys.exit(overall_exit(reports, strict))
+    return files
 
 
 if __name__ == "__main__":

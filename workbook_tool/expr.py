@@ -44,14 +44,27 @@ Blank = None  # an empty cell
 
 def xl_round(x: float, digits: int = 2) -> float:
     """Excel/LibreOffice ROUND: 15 significant digits first, then half away from zero."""
-    if x == 0 or not math.isfinite(x):
-        return x
+    if x == 0 or not math.isfinite(x) or abs(x) >= 1e15:
+        return x  # no decimals left to round at 15 significant digits
     d = Decimal(f"{abs(x):.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return math.copysign(float(d), x) if d != 0 else 0.0
 
 
+_E48 = 1.0 / (16777216.0 * 16777216.0)
+
+
+def approx_equal(a: float, b: float) -> bool:
+    """LibreOffice's rtl::math::approxEqual: equal within a relative 2^-48 (Excel is similar)."""
+    if a == b:
+        return True
+    if a == 0.0 or b == 0.0:
+        return False
+    d = abs(a - b)
+    return d < abs(a) * _E48 and d < abs(b) * _E48
+
+
 def _approx_key(x: float) -> float:
-    """Compare numbers the way spreadsheets do: at 15 significant digits."""
+    """Criterion matching (SUMIF) at 15 significant digits."""
     return float(f"{x:.15g}")
 
 
@@ -198,8 +211,8 @@ def _compare(op: str, a: Any, b: Any) -> Any:
         la, lb = a.lower(), b.lower()
         c = (la > lb) - (la < lb)
     else:
-        fa, fb = _approx_key(float(a)), _approx_key(float(b))
-        c = (fa > fb) - (fa < fb)
+        fa, fb = float(a), float(b)
+        c = 0 if approx_equal(fa, fb) else (fa > fb) - (fa < fb)
     return {"=": c == 0, "<>": c != 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op]
 
 
@@ -234,12 +247,11 @@ class Bin(Expr):
             return x
         if isinstance(y, XLError):
             return y
+        # LibreOffice's approxAdd/approxSub: a sum or difference of nearly cancelling numbers is 0
         if self.op == "+":
-            return x + y
+            return 0.0 if ((x < 0) != (y < 0)) and x != 0 and y != 0 and approx_equal(x, -y) else x + y
         if self.op == "-":
-            r = x - y
-            # Excel and LibreOffice snap a difference of nearly equal numbers to 0
-            return 0.0 if r != 0 and abs(r) < abs(x) * 1e-15 * 8 and _approx_key(x) == _approx_key(y) else r
+            return 0.0 if ((x < 0) == (y < 0)) and x != 0 and y != 0 and approx_equal(x, y) else x - y
         if self.op == "*":
             return x * y
         if y == 0:

@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import WbtoolError
 from .expr import XLError
-from .layout import FORMULA, SHEETS, Layout
+from .layout import CONST, FORMULA, SHEETS, Layout
 from .labels import LABELS
 from .writer import META_FIRST_ROW, excel_serial
 
@@ -133,6 +133,7 @@ class Snapshot:
     cached: dict[tuple[str, int | None], Any] = field(default_factory=dict)   # cached results of formula slots
     typed_formulas: dict[tuple[str, int | None], str] = field(default_factory=dict)  # formulas typed into inputs
     end_rows: dict[str, int | None] = field(default_factory=dict)  # found end-marker row per table sheet
+    anchors: dict[str, list[tuple[str, Any, Any]]] = field(default_factory=dict)  # sheet → (slot, expected, found)
     calc_mode: str | None = None
 
 
@@ -157,7 +158,8 @@ def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snap
             row = slot.row if r is None else r
             fcell = wf[slot.sheet].cell(row + 1, slot.col + 1)
             cf = fcell.value
-            cv = wv[slot.sheet].cell(row + 1, slot.col + 1).value
+            vcell = wv[slot.sheet].cell(row + 1, slot.col + 1)
+            cv = vcell.value
             k = (slot.key, r)
             is_formula = fcell.data_type == "f" and isinstance(cf, str)
             if slot.kind == FORMULA:
@@ -165,11 +167,15 @@ def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snap
                 snap.cached[k] = to_engine_value(cv)
                 if not is_formula:
                     snap.cached[k] = to_engine_value(cf)
+            elif slot.kind == CONST and isinstance(slot.value, str) and not slot.is_column:
+                snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.value, cv))
+                snap.values[k] = cv
             else:
                 if is_formula:
                     snap.typed_formulas[k] = cf
                 snap.raw[k] = cv
-                snap.values[k] = to_engine_value(cv)
+                # text that merely looks like an error value ("#N/A" typed as text) stays text
+                snap.values[k] = cv if vcell.data_type == "s" else to_engine_value(cv)
     return snap
 
 

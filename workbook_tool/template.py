@@ -114,7 +114,7 @@ class Template:
         return d
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        return ruleset_digest(self.to_dict())
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.name == name), None)
@@ -122,6 +122,11 @@ class Template:
     def indicator_levels(self) -> list[Level]:
         """Levels that take indicator rows (those with second-level categories)."""
         return [lv for lv in self.levels if lv.categories]
+
+
+def ruleset_digest(ruleset: Any) -> str:
+    """Digest of a rule-set as stored in a workbook's metadata (JSON), comparable with Template.digest()."""
+    return hashlib.sha256(json.dumps(ruleset, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,18 +361,3 @@ def load_template(ref: str | Path) -> Template:
     except yaml.YAMLError as e:
         raise TemplateError("T003", f"模板 {p} 不是有效的 YAML：{e}", f"template {p} is not valid YAML: {e}") from None
     return parse_template(data, p.name)
-
-
-def template_from_dict(d: dict[str, Any]) -> Template:
-    """Rebuild a template from the JSON stored in a workbook's metadata (the rule-set it was made with)."""
-    levels = tuple(Level(x["name"], x["weight"], tuple(x["categories"]), x.get("en", "")) for x in d["levels"])
-    return Template(
-        id=d["id"], version=d["version"], name=d["name"], description=d["description"], basis=d["basis"],
-        indicator_rows=d["indicator_rows"], rounding=d["rounding"], levels=levels, funds_unit=d["funds_unit"],
-        funds_columns=tuple(FundsColumn(**c) for c in d["funds_columns"]), funds_total_label=d["funds_total_label"],
-        funds_items=tuple(d["funds_items"]), funds_item_rows=d["funds_item_rows"], rates=tuple(Rate(**r) for r in d["rates"]),
-        reverse=d["reverse"], overshoot=d["overshoot"], not_applicable=d["not_applicable"],
-        grades=tuple(Grade(**g) for g in d["grades"]), rating=tuple(Band(**b) for b in d["rating"]),
-        operators=tuple(d["operators"]), units=tuple(d["units"]), date_unit=d["date_unit"],
-        indicators=tuple(DefaultIndicator(**x) for x in d["indicators"]),
-    )

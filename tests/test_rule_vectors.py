@@ -1,0 +1,300 @@
+"""The worked scoring cases of ../shared/rule-vectors.csv, in Python and in LibreOffice.
+
+Each CSV row is one indicator (operator, target, actual, weight, reverse rule) with the expected
+rounded score and over-achievement flag. The Python side evaluates the rule trees of
+:mod:`workbook_tool.rules` directly (the same trees the writer renders as formulas); the LibreOffice
+side writes the rows into real self-eval workbooks, recalculates them and reads the cached results.
+
+Also here: ``xl_round`` (Excel/LibreOffice ROUND: 15 significant digits, then half away from zero)
+against hand-picked cases, and a few thousand random ``ROUND(w*a/t, 2)`` and threshold comparisons
+evaluated by the Python expression engine and by LibreOffice from one generated sheet.
+
+LibreOffice is required: a missing ``soffice`` fails the LibreOffice tests (no skip), so CI cannot
+pass without the independent engine having run.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import random
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from workbook_tool import rules
+from workbook_tool.expr import IF, MAX, ROUND, Expr, Var, xl_round
+from workbook_tool.labels import label
+from workbook_tool.layout import build_layout
+from workbook_tool.project import parse_project
+from workbook_tool.recalc import find_soffice, recalculate
+from workbook_tool.template import OPERATOR_RULES, Template, load_template
+from workbook_tool.writer import write_workbook
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "rule-vectors.csv"
+
+
+def load_vectors() -> list[dict]:
+    assert VECTORS.is_file(), f"rule vectors not found at {VECTORS} (a copy of shared/ must sit beside the repo)"
+    with VECTORS.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for i, r in enumerate(rows):
+        out.append({
+            "no": i + 1, "note": r["note"], "op": r["operator"], "target": _num(r["target"]), "actual": _num(r["actual"]),
+            "weight": _num(r["weight"]), "reverse": r["reverse_rule"], "score": float(r["score"]),
+            "overshoot": r["overshoot"].strip() == "1",
+        })
+    return out
+
+
+def _num(s: str) -> float | int:
+    x = float(s)
+    return int(x) if x.is_integer() else x
+
+
+VEC = load_vectors()
+
+
+def template_for(rule: str) -> Template:
+    base = load_template("self-eval")
+    if base.reverse == rule:
+        return base
+    return dataclasses.replace(base, reverse=rule, version=f"{base.version}+{rule}")
+
+
+def row_env(v: dict) -> dict:
+    """One indicator row as the variables of :mod:`rules` see it."""
+    return {"op": v["op"], "target": v["target"], "unit": "个", "weight": v["weight"], "actual": v["actual"],
+            "grade": None, "manual": None, "na": None}
+
+
+def test_vectors_file_is_complete():
+    assert len(VEC) >= 30
+    ops = {v["op"] for v in VEC}
+    assert {"≥", "=", "≤", "＞", "＜"} <= ops
+    assert {v["reverse"] for v in VEC} == {"ratio", "linear"}
+    assert any(v["overshoot"] for v in VEC)
+
+
+@pytest.mark.parametrize("v", VEC, ids=[f"{v['no']:02d}" for v in VEC])
+def test_vector_python(v):
+    tpl = template_for(v["reverse"])
+    env = row_env(v)
+    raw = rules.raw_score(tpl).eval(env)
+    assert isinstance(raw, float), raw
+    assert xl_round(raw, tpl.rounding) == v["score"], (v["note"], raw)
+    # the full score expression (used, applicable, rounded) as the score column renders it
+    assert rules.score(tpl, "zh").eval(env) == v["score"], v["note"]
+    assert rules.score(tpl, "zh").eval({**env, "na": label("v.na", "zh")}) == "", "不适用 row must be left out"
+    assert rules.score(tpl, "zh").eval({**env, "weight": None}) == "", "a row without 分值 is unused"
+    env["score"] = v["score"]
+    env["ratio"] = rules.ratio().eval(env)
+    assert rules.overshoot(tpl).eval(env) is v["overshoot"], (v["note"], env["ratio"])
+    need = rules.need_explain(tpl, "zh").eval(env)
+    assert need == ("是" if v["score"] < v["weight"] or v["overshoot"] else ""), v["note"]
+    assert 0 <= v["score"] <= v["weight"]
+
+
+def test_reverse_rule_matters_only_for_reverse_rows():
+    """Swapping the reverse formula changes only missed ≤ / ＜ rows (a guard on the vectors themselves)."""
+    for v in VEC:
+        s = {r: rules.score(template_for(r), "zh").eval(row_env(v)) for r in ("ratio", "linear")}
+        reverse_missed = OPERATOR_RULES[v["op"]] == "reverse" and v["actual"] > v["target"] > 0
+        if not reverse_missed:
+            assert s["ratio"] == s["linear"], v["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# xl_round
+
+HALF_UP = [
+    (0.625, 2, 0.63), (1.875, 2, 1.88), (0.3125, 2, 0.31), (0.125, 2, 0.13), (2.5, 0, 3.0), (0.5, 0, 1.0),
+    # 15-significant-digit cases: the double below x.xx5 must still round up, as Excel and LibreOffice do
+    (1.005, 2, 1.01), (2.675, 2, 2.68), (1.015, 2, 1.02), (4.015, 2, 4.02), (8.345, 2, 8.35), (0.285, 2, 0.29),
+    (1.0049999999999999, 2, 1.01),  # the same double as 1.005
+    (10 * 1.005 / 10, 2, 1.01), (5 * 0.201 / 1, 2, 1.01), (100.005, 2, 100.01), (1234567.125, 2, 1234567.13),
+    # genuinely below the half (visible within 15 digits): down
+    (1.00499999999999, 2, 1.0), (0.62499999999999, 2, 0.62),
+    # negative values: half away from zero
+    (-0.625, 2, -0.63), (-1.005, 2, -1.01), (-2.675, 2, -2.68), (-2.5, 0, -3.0), (-0.004, 2, 0.0), (-0.005, 2, -0.01),
+    # other digits, zero, exact values
+    (2 / 3, 4, 0.6667), (0.66665, 4, 0.6667), (99.999, 2, 100.0), (0.0, 2, 0.0), (7.0, 2, 7.0), (0.1 + 0.2, 2, 0.3),
+    (1e20, 2, 1e20), (-1e-20, 2, 0.0),
+]
+
+
+@pytest.mark.parametrize("x,digits,expected", HALF_UP, ids=[f"{x!r},{d}" for x, d, _ in HALF_UP])
+def test_xl_round(x, digits, expected):
+    got = xl_round(x, digits)
+    assert got == expected
+    assert not (got == 0 and math.copysign(1, got) < 0), "ROUND never shows -0"
+
+
+def test_xl_round_python_round_differs():
+    """Why xl_round exists: Python's round() is half-even on the binary value."""
+    assert round(0.625, 2) == 0.62 and xl_round(0.625) == 0.63
+    assert round(1.005, 2) == 1.0 and xl_round(1.005) == 1.01
+
+
+def test_xl_round_non_finite_pass_through():
+    assert math.isnan(xl_round(float("nan")))
+    assert xl_round(float("inf")) == float("inf")
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: xl_round raises decimal.InvalidOperation for |x| >= 1e26 "
+                                       "(Decimal.quantize exceeds the 28-digit context); Excel/LibreOffice return x")
+def test_xl_round_huge_values():
+    assert xl_round(1e30, 2) == 1e30
+    assert xl_round(-1e26, 2) == -1e26
+
+
+# ---------------------------------------------------------------------------------------------
+# LibreOffice: the same vectors through real workbooks
+
+def _soffice_required() -> None:
+    # Never skip: a CI run without the independent engine must fail, not pass quietly.
+    assert find_soffice() is not None, "LibreOffice (soffice) is required for these tests: install libreoffice-calc-nogui"
+
+
+def vector_project(tpl: Template, rule: str) -> tuple[dict, list[dict]]:
+    rows = [v for v in VEC if v["reverse"] == rule or OPERATOR_RULES[v["op"]] != "reverse"]
+    assert len(rows) <= tpl.indicator_rows
+    inds = [{"level": "产出指标", "category": "数量指标", "name": f"V{v['no']:02d} {v['note']}"[:60], "op": v["op"],
+             "target": v["target"], "unit": "个", "weight": v["weight"], "actual": v["actual"]} for v in rows]
+    data = {"template": tpl.id, "project": {"name": f"rule vectors ({rule})", "department": "测试", "unit": "测试",
+                                            "year": 2024},
+            "funds": {"total": {"initial": 10, "budget": 10, "spent": 10}}, "indicators": inds}
+    return data, rows
+
+
+ROUND_CASES_SEED = 20250101
+
+
+def round_cases(n: int = 2500) -> list[tuple[float, float, float]]:
+    """Random w, a, t as a user would type them, biased to hit x.xx5 scores."""
+    rng = random.Random(ROUND_CASES_SEED)
+    out = []
+    for _ in range(n):
+        w = rng.choice([1, 2, 2.5, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30])
+        t = rng.choice([rng.randint(1, 2000), round(rng.uniform(0.01, 500), 2), rng.choice([3, 6, 7, 8, 16, 40, 80, 85, 90, 95, 100])])
+        k = rng.random()
+        if k < 0.4:  # a score ending in 5 at the third decimal, as exact as floats allow
+            s = (rng.randrange(0, int(w * 100)) * 10 + 5) / 1000
+            m = rng.choice([1, 2, 4, 10, 100, 3, 7])
+            a, t = round(s * m, 6), round(w * m, 6)
+        else:
+            a = rng.choice([round(t * rng.uniform(0, 1.5), rng.choice([0, 1, 2, 3])), rng.randint(0, 3000)])
+        out.append((w, a, t))
+    return out
+
+
+def round_exprs() -> list[Expr]:
+    """ROUND(w*a/t,2), ROUND(w*t/a,2), IF(a/t>=1.2,1,0), a/t, ROUND(w*MAX(0,1-(a-t)/t),2)."""
+    w, a, t = (Var(k) for k in ("w", "a", "t"))
+    return [ROUND(w * a / t, 2), ROUND(w * t / a, 2), IF(a / t >= 1.2, 1, 0), a / t, ROUND(w * MAX(0, 1 - (a - t) / t), 2)]
+
+
+def same_number(py: float, lo: float) -> bool:
+    """Equal to 15 significant digits. LibreOffice stores cached results with 15 significant digits
+    (its own decimal conversion, which may round the 15th digit differently from Python's), so an
+    unrounded ratio such as 2841/15.4 comes back as 184.48051948052, not 184.4805194805195."""
+    return py == lo or abs(py - lo) <= 1e-14 * max(abs(py), abs(lo))
+
+
+HAIRLINE = [  # (a, t): a/t within a few 1e-15 of the 1.2 over-achievement threshold; 15 significant digits each
+    (80.3999999999997, 67), (73.1999999999997, 61), (99.5999999999996, 83), (8.40000000000001, 7),
+    (56.4000000000002, 47), (49.1999999999999, 41), (3.59999999999999, 3),
+]
+
+
+@pytest.fixture(scope="module")
+def lo_results(tmp_path_factory):
+    """Everything this module proves on LibreOffice, recalculated in one batch."""
+    _soffice_required()
+    tmp = tmp_path_factory.mktemp("rule-vectors")
+    src = tmp / "src"
+    src.mkdir()
+    made = {}
+    for rule in ("ratio", "linear"):
+        tpl = template_for(rule)
+        data, rows = vector_project(tpl, rule)
+        p = src / f"vectors-{rule}.xlsx"
+        write_workbook(p, tpl, parse_project(data, tpl, "rule-vectors.csv"))
+        made[rule] = (p, tpl, rows)
+    cases = round_cases()
+    exprs = round_exprs()
+    write_sheet(src / "round.xlsx", cases, ("w", "a", "t"), exprs)
+    a, t = Var("a"), Var("t")
+    hair_exprs = [IF(a / t >= 1.2, 1, 0), IF((a - t * 1.2).eq(0), 1, 0), a - t * 1.2]
+    write_sheet(src / "hairline.xlsx", HAIRLINE, ("a", "t"), hair_exprs)
+    outs = recalculate([p for p, _, _ in made.values()] + [src / "round.xlsx", src / "hairline.xlsx"], tmp / "lo")
+    by_name = {o.name: o for o in outs}
+    return {"made": made, "by_name": by_name, "round": (cases, exprs), "hairline": (HAIRLINE, hair_exprs)}
+
+
+def write_sheet(path: Path, cases: list[tuple], names: tuple[str, ...], exprs: list[Expr]) -> None:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("r")
+    for i, vals in enumerate(cases):
+        ws.write_row(i, 0, list(vals))
+        bound = {n: f"{chr(65 + j)}{i + 1}" for j, n in enumerate(names)}
+        for j, e in enumerate(exprs):
+            ws.write_formula(i, len(names) + j, "=" + e.excel(bound), None, "")
+    wb.close()
+
+
+def compare_sheet(path: Path, cases: list[tuple], names: tuple[str, ...], exprs: list[Expr]) -> list[tuple]:
+    ws = openpyxl.load_workbook(path, data_only=True)["r"]
+    bad = []
+    for i, vals in enumerate(cases):
+        env = {n: float(v) for n, v in zip(names, vals)}
+        for j, e in enumerate(exprs):
+            lo = ws.cell(i + 1, len(names) + 1 + j).value
+            py = e.eval(env)
+            if isinstance(py, str) or isinstance(lo, str):  # #DIV/0! for a = 0 in w*t/a and the like
+                ok = str(py) == str(lo)
+            else:
+                ok = same_number(py, lo)
+            if not ok:
+                bad.append((vals, e.excel({n: n for n in names}), py, lo))
+    return bad
+
+
+def test_vectors_on_libreoffice(lo_results):
+    checked = 0
+    for rule, (p, tpl, rows) in lo_results["made"].items():
+        L = build_layout(tpl, "zh")
+        wb = openpyxl.load_workbook(lo_results["by_name"][p.name], data_only=True)
+        canary = L.slots["meta.canary"]
+        assert wb[L.sheet("meta")].cell(canary.row + 1, canary.col + 1).value == 0.6667, "LibreOffice did not recalculate"
+        ws = wb[L.sheet("scoring")]
+        col = {k: L.slots[k].col + 1 for k in ("score", "need", "ratio")}
+        for i, v in enumerate(rows):
+            r = L.rows()[i] + 1
+            score, need = ws.cell(r, col["score"]).value, ws.cell(r, col["need"]).value
+            assert score == v["score"], (rule, v["note"], score)
+            assert (need or "") == ("是" if v["score"] < v["weight"] or v["overshoot"] else ""), (rule, v["note"], need)
+            ratio = ws.cell(r, col["ratio"]).value
+            if v["overshoot"]:
+                assert ratio >= tpl.overshoot - 1e-12
+            checked += 1
+    assert checked >= len(VEC)
+
+
+def test_rounding_and_ratios_on_libreoffice(lo_results):
+    """2,500 random w, a, t (40% built to score x.xx5): ROUND, ratios and the threshold test agree."""
+    cases, exprs = lo_results["round"]
+    bad = compare_sheet(lo_results["by_name"]["round.xlsx"], cases, ("w", "a", "t"), exprs)
+    assert not bad, f"{len(bad)} Python/LibreOffice disagreements, first: {bad[:10]}"
+
+
+@pytest.mark.xfail(strict=True, reason="KNOWN DIFFERENCE: expr compares and snaps differences at 15 significant "
+                                       "digits; LibreOffice uses rtl::math::approxEqual (relative 2^-48). Only "
+                                       "hand-typed values with 15 significant digits within ~4e-15 of a threshold differ")
+def test_hairline_comparisons_on_libreoffice(lo_results):
+    cases, exprs = lo_results["hairline"]
+    bad = compare_sheet(lo_results["by_name"]["hairline.xlsx"], cases, ("a", "t"), exprs)
+    assert not bad, f"{len(bad)} Python/LibreOffice disagreements: {bad}"
