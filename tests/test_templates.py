@@ -95,3 +95,10 @@ def test_non_editable_install_carries_templates(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(target)}, check=True).stdout
     assert str(target) in out and "'dept-eval', 'self-eval'" in out
+
+
+def test_findings_doc_is_generated_from_the_catalogue():
+    """docs/findings.md must list exactly the catalogue (regenerate with `wbtool codes --format markdown`)."""
+    r = CliRunner().invoke(main, ["codes", "--format", "markdown"])
+    assert r.exit_code == 0
+    assert (ROOT / "docs" / "findings.md").read_text(encoding="utf-8") == r.output

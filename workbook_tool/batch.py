@@ -182,7 +182,7 @@ def write_summary(reports: list[Any], output: str | Path, lang: str = "zh", forc
     from .writer import atomic_output
 
     out = Path(output)
-    tmp, _ = atomic_output(out, force)
+    tmp = atomic_output(out, force)
     try:
         df = pd.DataFrame(summary_rows(reports, lang))
         if out.suffix.lower() == ".csv":

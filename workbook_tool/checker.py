@@ -318,7 +318,6 @@ def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int
 
 def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
     na_label = label("v.na", L.lang)
-    yes = label("v.yes", L.lang)
     grade_names = {g.name: g for g in tpl.grades} | {g.short: g for g in tpl.grades}
     levels = {lv.name: lv for lv in tpl.levels}
     for f in ("name", "department", "unit", "year"):
@@ -402,7 +401,6 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             rep.findings.append(Finding("V010", **where("manual"), values={"score": m, "weight": w}))
     _weights(rep, L, snap, tpl)
     _funds(rep, L, snap, tpl)
-    _ = yes
 
 
 def _late(g: Any) -> bool:

@@ -116,6 +116,14 @@ class Layout:
         return self.sheet_names[key]
 
     _ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # anchor rows of the blocks the writer decorates with titles and headers (0-based)
+    funds_header_row: int = 0
+    funds_rows: tuple[int, int, int, int] = (0, 0, 0, 0)  # total, first item, last item, item sum
+    rates_header_row: int = 0
+    level_col: int = 0
+    totals_row: int = 0
+    summary_levels_row: int = 0
+    summary_goal_row: int = 0
 
 
 def _col_ref_expr(src: str) -> Expr:
@@ -131,7 +139,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     for i, f in enumerate(HEADER_FIELDS):
         L.add(Slot(f"hdr.{f}", "budget", 1, 2 + i, ISSUED, lab(f"hdr.{f}"), fmt="text_in", width=40))
     frow = 2 + len(HEADER_FIELDS) + 2  # funds table header row
-    L.funds_header_row = frow  # type: ignore[attr-defined]
+    L.funds_header_row = frow
     cols = tpl.funds_columns
     total_row = frow + 1
     for j, c in enumerate(cols):
@@ -153,10 +161,10 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L._ranges[f"funds.items.{c.id}"] = ("budget", f"${colname}${items_first + 1}:${colname}${items_last + 1}")
         L.add(Slot(f"funds.itemsum.{c.id}", "budget", 1 + j, sum_row, FORMULA,
                    expr=SUM(Range(f"funds.items.{c.id}")), fmt="money_out"))
-    L.funds_rows = (total_row, items_first, items_last, sum_row)  # type: ignore[attr-defined]
+    L.funds_rows = (total_row, items_first, items_last, sum_row)
 
     rrow = sum_row + 3  # rates header row
-    L.rates_header_row = rrow  # type: ignore[attr-defined]
+    L.rates_header_row = rrow
     for i, rt in enumerate(tpl.rates):
         r = rrow + 1 + i
         p = f"rate.{rt.id}"
@@ -218,7 +226,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L.add(Slot(key, "scoring", 1 + j, None, FORMULA, lab(hdr), expr=expr, fmt=fmt, width=width))
 
     lc = 12  # level block starts at column M
-    L.level_col = lc  # type: ignore[attr-defined]
+    L.level_col = lc
     for i, lv in enumerate(tpl.levels):
         r = FIRST_ROW + i
         p = f"lv.{i}"
@@ -238,7 +246,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         colname = xl_col_to_name(lc + c)
         L._ranges[f"levels.{k}"] = ("scoring", f"${colname}${lv_first + 1}:${colname}${lv_last + 1}")
     trow = lv_last + 2
-    L.totals_row = trow  # type: ignore[attr-defined]
+    L.totals_row = trow
     digest_terms = [Range("actual[]"), Range("manual[]")] + [Var(f"funds.total.{c.id}") for c in cols] + \
         [Range(f"funds.items.{c.id}") for c in cols]
     for i, (key, expr, fmt) in enumerate([
@@ -256,7 +264,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     for i, f in enumerate(HEADER_FIELDS):
         L.add(Slot(f"sum.hdr.{f}", "summary", 1, 2 + i, FORMULA, expr=rules.ref_or_blank(f"hdr.{f}"), fmt="text_out"))
     srow = 2 + len(HEADER_FIELDS) + 2
-    L.summary_levels_row = srow  # type: ignore[attr-defined]
+    L.summary_levels_row = srow
     for i, lv in enumerate(tpl.levels):
         r = srow + 1 + i
         p = f"sum.lv.{i}"
@@ -273,7 +281,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     g = r + 3
     L.add(Slot("goal.expected", "summary", 1, g, ISSUED, lab("sum.goal_expected"), fmt="wrap_in"))
     L.add(Slot("goal.actual", "summary", 1, g + 1, INPUT, lab("sum.goal_actual"), fmt="wrap_in"))
-    L.summary_goal_row = g  # type: ignore[attr-defined]
+    L.summary_goal_row = g
     for i, k in enumerate(("lead", "finance", "date")):
         L.add(Slot(f"sign.{k}", "summary", 1, g + 3 + i, INPUT, lab(f"sum.{k}"),
                    fmt="date_in" if k == "date" else "text_in", validate="date" if k == "date" else ""))

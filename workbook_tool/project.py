@@ -160,7 +160,7 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
         rows.append(dict(ind))
     if len(rows) > tpl.indicator_rows:
         raise _fail(source, "indicators", f"at most {tpl.indicator_rows} rows (template {tpl.id})", len(rows))
-    for i, r in enumerate(rows):
+    for r in rows:
         if "score" in r:
             _number(r["score"], source, f"indicators[{r['name']}].score")
     pr.indicators = rows
@@ -183,10 +183,8 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
 
 def strip_fill(pr: Project) -> Project:
     """The issued part only: what the finance office sends out (actuals and scores removed)."""
-    issued_cols = None
     rows = [{k: v for k, v in r.items() if k in ISSUED_INDICATOR_KEYS} for r in pr.indicators]
     out = Project(template=pr.template, header=dict(pr.header), goal_expected=pr.goal_expected,
                   funds_total=dict(pr.funds_total), funds_items=[dict(i) for i in pr.funds_items], indicators=rows,
                   source=pr.source)
-    _ = issued_cols
     return out

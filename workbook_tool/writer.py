@@ -169,12 +169,12 @@ class _Writer:
                 self.issue(s, v)
             else:
                 self.put(s, None)
-        fr = L.funds_header_row  # type: ignore[attr-defined]
+        fr = L.funds_header_row
         ws.write_string(fr - 1, 0, label("funds.title", lang, unit=self.tpl.funds_unit), self.fmt["label_bold"])
         ws.write_string(fr, 0, label("funds.item", lang), self.fmt["header"])
         for j, c in enumerate(self.tpl.funds_columns):
             ws.write_string(fr, 1 + j, c.label if lang == "zh" else c.en, self.fmt["header"])
-        total_row = L.funds_rows[0]  # type: ignore[attr-defined]
+        total_row = L.funds_rows[0]
         ws.write_string(total_row, 0, self.tpl.funds_total_label, self.fmt["label_bold"])
         for c in self.tpl.funds_columns:
             self.value_slot(L.slots[f"funds.total.{c.id}"], pr.funds_total.get(c.id) if pr else None, c.issued)
@@ -187,8 +187,8 @@ class _Writer:
                 self.value_slot(ls, item.get("label"), True)
             for c in self.tpl.funds_columns:
                 self.value_slot(L.slots[f"funds.item{i}.{c.id}"], item.get(c.id), c.issued)
-        ws.write_string(L.funds_rows[3], 0, label("funds.itemsum", lang), self.fmt["label"])  # type: ignore[attr-defined]
-        rr = L.rates_header_row  # type: ignore[attr-defined]
+        ws.write_string(L.funds_rows[3], 0, label("funds.itemsum", lang), self.fmt["label"])
+        rr = L.rates_header_row
         ws.write_string(rr - 1, 0, label("rates.title", lang), self.fmt["label_bold"])
         for j, k in enumerate(("rates.name", "rates.level", "rates.ratio", "rates.weight", "rates.score",
                                "rates.need_explain", "rates.explain")):
@@ -251,7 +251,7 @@ class _Writer:
 
     def scoring_blocks(self) -> None:
         L, ws, lang = self.L, self.ws["scoring"], self.lang
-        lc = L.level_col  # type: ignore[attr-defined]
+        lc = L.level_col
         for j, k in enumerate(("lv.name", "lv.std", "lv.weight", "lv.score", "lv.na", "lv.check")):
             ws.write_string(HEADER_ROW, lc + j, label(k, lang), self.fmt["header"])
         ws.write_string(HEADER_ROW - 1, lc, label("lv.title", lang), self.fmt["label_bold"])
@@ -264,10 +264,10 @@ class _Writer:
         for f in ("name", "department", "unit", "year"):
             s = L.slots[f"sum.hdr.{f}"]
             ws.write_string(s.row, 0, label(f"hdr.{f}", lang), self.fmt["label_bold"])
-        r0 = L.summary_levels_row  # type: ignore[attr-defined]
+        r0 = L.summary_levels_row
         for j, k in enumerate(("lv.name", "col.weight", "lv.score", "sum.rate")):
             ws.write_string(r0, j, label(k, lang), self.fmt["header"])
-        g = L.summary_goal_row  # type: ignore[attr-defined]
+        g = L.summary_goal_row
         ws.write_string(g - 1, 0, label("sum.goal", lang), self.fmt["label_bold"])
         for key in ("goal.expected", "goal.actual", "sign.lead", "sign.finance", "sign.date"):
             s = L.slots[key]
@@ -288,7 +288,7 @@ class _Writer:
     def chart(self) -> None:
         L, ws = self.L, self.ws["summary"]
         n = len(self.tpl.levels)
-        r0 = L.summary_levels_row + 1  # type: ignore[attr-defined]
+        r0 = L.summary_levels_row + 1
         name = self.L.sheet("summary")
         ch = self.wb.add_chart({"type": "column"})
         for col, key in ((1, "col.weight"), (2, "lv.score")):
@@ -299,7 +299,7 @@ class _Writer:
             })
         ch.set_title({"name": label("sum.chart", self.lang)})
         ch.set_legend({"position": "bottom"})
-        ws.insert_chart(L.summary_goal_row + 8, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})  # type: ignore[attr-defined]
+        ws.insert_chart(L.summary_goal_row + 8, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})
 
     def guide(self) -> None:
         ws, lang, tpl = self.ws["guide"], self.lang, self.tpl
@@ -514,7 +514,7 @@ def _guide_lines(tpl: Template, lang: str, L: Layout) -> list[str]:
     ]
 
 
-def atomic_output(path: Path, force: bool) -> tuple[Path, Any]:
+def atomic_output(path: Path, force: bool) -> Path:
     """A temporary file beside ``path``; the caller renames it into place only when writing succeeded."""
     if path.exists() and not force:
         raise WbtoolError("O001", f"输出文件已存在：{path}（使用 --force 覆盖）", f"output exists: {path} (use --force to overwrite)")
@@ -522,14 +522,14 @@ def atomic_output(path: Path, force: bool) -> tuple[Path, Any]:
         raise WbtoolError("O002", f"输出目录不存在：{path.parent}", f"output folder does not exist: {path.parent}")
     fd, tmp = tempfile.mkstemp(prefix=".wbtool-", suffix=path.suffix or ".xlsx", dir=path.parent)
     os.close(fd)
-    return Path(tmp), None
+    return Path(tmp)
 
 
 def write_workbook(path: str | Path, tpl: Template, project: Project | None = None, lang: str = "zh",
                    password: str | None = None, force: bool = False, key: bytes | None = None) -> Written:
     """Write a workbook atomically: nothing appears under ``path`` unless it was completely written."""
     path = Path(path)
-    tmp, _ = atomic_output(path, force)
+    tmp = atomic_output(path, force)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # XlsxWriter only warns on e.g. a too-long list: make it fatal
