@@ -16,9 +16,9 @@ from . import catalogue  # noqa: F401  (registers the codes)
 from .engine import evaluate
 from .errors import UnreadableFile, WbtoolError
 from .expr import XLError, xl_round
-from .findings import ERROR, WARNING, Finding
+from .findings import ERROR, WARNING, Bi, Finding
 from .intake import read_workbook
-from .labels import label
+from .labels import LABELS, label
 from . import signing
 from .layout import FIRST_ROW, FORMULA, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
@@ -285,7 +285,13 @@ def _hint(text: str, lang_unit: str | None = None) -> str:
     return "（建议：" + "，".join(parts) + "）"
 
 
-def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int | None, what: str,
+def _col(key: str) -> Bi:
+    """A column's name in both languages, for messages."""
+    zh, en = LABELS[key]
+    return Bi(zh, en)
+
+
+def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int | None, what: str | Bi,
                     required: bool, allow_negative: bool = True, date: bool = False) -> float | None:
     """Validate a cell that must hold a number; report and return None when it does not."""
     slot = L.slots[key]
@@ -337,22 +343,22 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         where = lambda k: dict(sheet=L.sheet(L.slots[k].sheet), cell=L.a1(L.slots[k], r), indicator=_indicator(L, snap, r))  # noqa: E731
         lv = g("level")
         if lv not in levels or not levels[lv].categories:
-            rep.findings.append(Finding("V016", **where("level"), values={"what": "一级指标", "value": lv,
+            rep.findings.append(Finding("V016", **where("level"), values={"what": _col("col.level"), "value": lv,
                                                                         "options": "、".join(x.name for x in tpl.indicator_levels())}))
         elif g("category") not in (None, "") and g("category") not in levels[lv].categories:
-            rep.findings.append(Finding("V016", **where("category"), values={"what": "二级指标", "value": g("category"),
+            rep.findings.append(Finding("V016", **where("category"), values={"what": _col("col.category"), "value": g("category"),
                                                                            "options": "、".join(levels[lv].categories)}))
         if g("name") in (None, ""):
-            rep.findings.append(Finding("V001", **where("name"), values={"what": "三级指标名称"}))
+            rep.findings.append(Finding("V001", **where("name"), values={"what": _col("col.name")}))
         op = g("op")
         if op not in tpl.operators:
             fix = _LOOKALIKE.get(str(op).strip()) if op is not None else None
             if op in (None, ""):
-                rep.findings.append(Finding("V001", **where("op"), values={"what": "指标性质"}))
+                rep.findings.append(Finding("V001", **where("op"), values={"what": _col("col.op")}))
             else:
                 rep.findings.append(Finding("V003", **where("op"), values={"value": op, "hint": f"（应为 {fix}）" if fix else
                                                                          f"（可选：{' '.join(tpl.operators)}）"}))
-        w = _number_problem(rep, L, snap, "weight", r, "分值", True, allow_negative=False)
+        w = _number_problem(rep, L, snap, "weight", r, _col("col.weight"), True, allow_negative=False)
         if w is not None and w < 0:
             rep.findings.append(Finding("V019", **where("weight"), values={"value": w}))
         na = g("na")
@@ -360,7 +366,7 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         if is_na and not tpl.not_applicable:
             rep.findings.append(Finding("V020", **where("na")))
         elif na not in (None, "") and not is_na:
-            rep.findings.append(Finding("V016", **where("na"), values={"what": "不适用", "value": na, "options": na_label}))
+            rep.findings.append(Finding("V016", **where("na"), values={"what": _col("col.na"), "value": na, "options": na_label}))
         if is_na:
             if tpl.not_applicable and str(g("explain") or "").strip() == "":
                 rep.findings.append(Finding("V021", **where("explain")))
@@ -373,10 +379,10 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             if isinstance(tv, str) or tv is None:
                 rep.findings.append(Finding("V018", **where("target"), values={"value": tv, "hint": _hint(str(tv or ""))}))
             else:
-                t = _number_problem(rep, L, snap, "target", r, "指标值", True)
+                t = _number_problem(rep, L, snap, "target", r, _col("col.target"), True)
             if t == 0:
                 rep.findings.append(Finding("V027", **where("target"), values={"op": op}))
-            a = _number_problem(rep, L, snap, "actual", r, "实际完成值", True, date=date_row)
+            a = _number_problem(rep, L, snap, "actual", r, _col("col.actual"), True, date=date_row)
             if a is not None and a < 0:
                 rep.findings.append(Finding("V028", **where("actual"), values={"value": a}))
             if a is not None and t is not None and not date_row:
@@ -388,14 +394,14 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
                 rep.findings.append(Finding("V008", **where("grade"), values={
                     "problem": "缺失" if grade in (None, "") else "无效", "value": grade,
                     "options": "、".join(x.name for x in tpl.grades)}))
-            m = _number_problem(rep, L, snap, "manual", r, "评定得分", True)
+            m = _number_problem(rep, L, snap, "manual", r, _col("col.manual"), True)
             if gr is not None and m is not None and w is not None:
                 lo, hi = w * gr.min, w * gr.max
                 inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
                 if not inside:
                     rep.findings.append(Finding("V009", **where("manual"), values={"grade": gr.name, "lo": lo, "hi": hi, "score": m}))
         if rule == "manual" or (rule == "reverse" and date_row and _late(g)):
-            _number_problem(rep, L, snap, "manual", r, "评定得分", True)
+            _number_problem(rep, L, snap, "manual", r, _col("col.manual"), True)
         m = g("manual")
         if w is not None and isinstance(m, (int, float)) and not isinstance(m, bool) and not (0 <= m <= w + 1e-9):
             rep.findings.append(Finding("V010", **where("manual"), values={"score": m, "weight": w}))

@@ -27,6 +27,16 @@ class Code:
 CATALOGUE: dict[str, Code] = {}
 
 
+class Bi(tuple):
+    """A value shown in the report's language: ``Bi("实际完成值", "Actual")``."""
+
+    def __new__(cls, zh: str, en: str) -> "Bi":
+        return super().__new__(cls, (zh, en))
+
+    def pick(self, lang: str) -> str:
+        return self[1] if lang == "en" else self[0]
+
+
 def register(*codes: Code) -> None:
     for c in codes:
         if c.code in CATALOGUE:
@@ -56,7 +66,7 @@ class Finding:
         c = CATALOGUE[self.code]
         tmpl = c.en if lang == "en" else c.zh
         try:
-            return tmpl.format(**self.values)
+            return tmpl.format(**{k: v.pick(lang) if isinstance(v, Bi) else v for k, v in self.values.items()})
         except (KeyError, IndexError, ValueError):
             return tmpl
 
@@ -73,7 +83,7 @@ class Finding:
             "sheet": self.sheet,
             "cell": self.cell,
             "indicator": self.indicator,
-            "values": {k: _jsonable(v) for k, v in self.values.items()},
+            "values": {k: _jsonable(v.pick(lang) if isinstance(v, Bi) else v) for k, v in self.values.items()},
         }
 
 
