@@ -5,6 +5,7 @@ codes (:mod:`catalogue`); the report is rendered separately (:mod:`report`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import unicodedata
@@ -20,7 +21,7 @@ from .findings import ERROR, WARNING, Bi, Finding
 from .intake import read_workbook
 from .labels import LABELS, label
 from . import signing
-from .layout import FIRST_ROW, FORMULA, Layout, build_layout, formulas_digest
+from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .rules import ops_for
 from .template import Template, builtin_templates, load_template, ruleset_digest
@@ -146,7 +147,7 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         rep.finish()
         return rep
     _structure(rep, L, snap, meta)
-    _inputs(rep, L, snap, tpl)
+    _inputs(rep, L, snap, tpl, meta.issued_rows)
     _rescore(rep, L, snap, tpl)
     rep.finish()
     return rep
@@ -166,12 +167,13 @@ def _check_signature(rep: FileReport, L: Layout, meta: Meta, tpl: Template, key:
 def _moved_anchors(rep: FileReport, L: Layout, snap: Snapshot) -> bool:
     """Labels wbtool wrote at fixed cells must still be there; if not, rows/columns moved (S009)."""
     moved = False
-    for sheet in ("budget", "scoring", "summary"):
-        for (k, expected, found) in snap.anchors.get(sheet, []):
+    for sheet, anchors in snap.anchors.items():
+        for (k, expected, found) in anchors:
             if expected != found:
                 s = L.slots[k]
-                rep.findings.append(Finding("S009", sheet=L.sheet(sheet), cell=L.a1(s),
-                                            values={"sheet": L.sheet(sheet), "cell": L.a1(s), "expected": expected}))
+                cell = L.a1(s, HEADER_ROW if s.is_column else None)
+                rep.findings.append(Finding("S009", sheet=L.sheet(sheet), cell=cell,
+                                            values={"sheet": L.sheet(sheet), "cell": cell, "expected": expected}))
                 moved = True
                 break
     return moved
@@ -322,7 +324,7 @@ def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int
     return x
 
 
-def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
+def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_rows_of: list[int]) -> None:
     na_label = label("v.na", L.lang)
     grade_names = {g.name: g for g in tpl.grades} | {g.short: g for g in tpl.grades}
     levels = {lv.name: lv for lv in tpl.levels}
@@ -335,11 +337,15 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             s = L.slots[k]
             rep.findings.append(Finding("V025", sheet=L.sheet(s.sheet), cell=L.a1(s, r), indicator=_indicator(L, snap, r),
                                         values={"what": s.header or k, "n": len(v)}))
+    issued_rows = set(issued_rows_of)
     for r in L.rows():
         g = lambda k: snap.values.get((k, r))  # noqa: E731
         used_row = any(g(k) not in (None, "") for k in ("level", "name", "op", "weight"))
         if not used_row:
             continue
+        if issued_rows and r not in issued_rows:
+            rep.findings.append(Finding("V032", sheet=L.sheet("indicators"), cell=L.a1(L.slots["name"], r),
+                                        indicator=_indicator(L, snap, r)))
         where = lambda k: dict(sheet=L.sheet(L.slots[k].sheet), cell=L.a1(L.slots[k], r), indicator=_indicator(L, snap, r))  # noqa: E731
         lv = g("level")
         if lv not in levels or not levels[lv].categories:
@@ -370,9 +376,14 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         if is_na:
             if tpl.not_applicable and str(g("explain") or "").strip() == "":
                 rep.findings.append(Finding("V021", **where("explain")))
+            if r in issued_rows:
+                rep.findings.append(Finding("V031", **where("na")))
             continue
         rule = _rule_of(op)
         date_row = g("unit") == tpl.date_unit
+        dated = isinstance(snap.raw.get(("target", r)), dt.date) or isinstance(snap.raw.get(("actual", r)), dt.date)
+        if (date_row or dated) and not (rule == "reverse" and date_row):
+            rep.findings.append(Finding("V029", **where("op"), values={"op": op, "unit": g("unit") or "", "date_unit": tpl.date_unit}))
         t = None
         if rule in ("positive", "equal", "reverse"):
             tv = g("target")
@@ -385,8 +396,12 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             a = _number_problem(rep, L, snap, "actual", r, _col("col.actual"), True, date=date_row)
             if a is not None and a < 0:
                 rep.findings.append(Finding("V028", **where("actual"), values={"value": a}))
+            if date_row and rule == "reverse" and a is not None and t is not None and a > t:
+                m = g("manual")
+                if isinstance(m, (int, float)) and not isinstance(m, bool) and w is not None and m >= w:
+                    rep.findings.append(Finding("V030", **where("manual"), values={"score": m, "weight": w}))
             if a is not None and t is not None and not date_row:
-                _scale_checks(rep, L, snap, r, a, t, g("unit"))
+                _scale_checks(rep, L, snap, r, a, t, g("unit"), rule)
         if rule == "qualitative":
             grade = g("grade")
             gr = grade_names.get(str(grade).strip()) if grade not in (None, "") else None
@@ -420,14 +435,20 @@ def _rule_of(op: Any) -> str | None:
     return OPERATOR_RULES.get(op) if isinstance(op, str) else None
 
 
-def _scale_checks(rep: FileReport, L: Layout, snap: Snapshot, r: int, a: float, t: float, unit: Any) -> None:
+def _scale_checks(rep: FileReport, L: Layout, snap: Snapshot, r: int, a: float, t: float, unit: Any, rule: str | None) -> None:
     where = dict(sheet=L.sheet("actuals"), cell=L.a1(L.slots["actual"], r), indicator=_indicator(L, snap, r))
     a, t = _plain(a), _plain(t)  # messages say "85", not "85.0"
-    if unit == "%" and t > 1 and 0 < a <= 1:
+    # only where more is better: a legitimate 差错率 ≤ 2% can well be 0.5
+    if unit == "%" and rule in ("positive", "equal") and t > 1 and 0 < a <= 1:
         rep.findings.append(Finding("V004", **where, values={"target": t, "actual": a, "suggest": f"{a * 100:g}"}))
-    if t > 0 and a / t >= 1000 and unit in ("万元", "元", "吨", "公里", "千克"):
-        other = {"万元": "元", "元": "分", "吨": "千克", "公里": "米", "千克": "克"}[unit]
-        rep.findings.append(Finding("V006", **where, values={"actual": a, "target": t, "ratio": a / t, "unit": unit, "other": other}))
+    bigger = {"万元": "元", "元": "分", "吨": "千克", "公里": "米", "千克": "克"}   # a unit 1000+ times smaller
+    smaller = {"元": "万元", "千克": "吨", "米": "公里", "克": "千克"}          # a unit 1000+ times larger
+    if t > 0 and a / t >= 1000 and unit in bigger:
+        rep.findings.append(Finding("V006", **where, values={"actual": a, "target": t, "ratio": a / t, "unit": unit,
+                                                            "other": bigger[unit]}))
+    elif t > 0 and 0 < a / t <= 0.001 and unit in smaller:
+        rep.findings.append(Finding("V006", **where, values={"actual": a, "target": t, "ratio": a / t, "unit": unit,
+                                                            "other": smaller[unit]}))
 
 
 def _plain(x: float) -> float | int:
@@ -454,21 +475,19 @@ def _weights(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
 def _funds(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
     totals: dict[str, float | None] = {}
     for c in tpl.funds_columns:
-        totals[c.id] = _number_problem(rep, L, snap, f"funds.total.{c.id}", None, f"{tpl.funds_total_label}·{c.label}", True,
-                                       allow_negative=False)
         items = []
         for i in range(tpl.funds_item_rows):
             x = _number_problem(rep, L, snap, f"funds.item{i}.{c.id}", None, f"明细{i + 1}·{c.label}", False, allow_negative=False)
             if x is not None:
                 items.append(x)
-        if items and totals[c.id] is not None and abs(sum(items) - totals[c.id]) > 0.005:  # type: ignore[operator]
+        has_items = bool(items) and any(items)
+        total = _number_problem(rep, L, snap, f"funds.total.{c.id}", None, f"{tpl.funds_total_label}·{c.label}",
+                                not has_items, allow_negative=False)
+        totals[c.id] = total if total is not None else (sum(items) if has_items else None)
+        if has_items and total is not None and abs(sum(items) - total) > 0.005:
             s = L.slots[f"funds.total.{c.id}"]
             rep.findings.append(Finding("V015", sheet=L.sheet("budget"), cell=L.a1(s),
-                                        values={"column": c.label, "items": round(sum(items), 6), "total": totals[c.id]}))
-        elif items and totals[c.id] is None and any(items):
-            s = L.slots[f"funds.total.{c.id}"]
-            rep.findings.append(Finding("V015", sheet=L.sheet("budget"), cell=L.a1(s),
-                                        values={"column": c.label, "items": round(sum(items), 6), "total": 0}))
+                                        values={"column": c.label, "items": round(sum(items), 6), "total": total}))
     labels = {c.id: c.label for c in tpl.funds_columns}
     for rt in tpl.rates:
         num, den = totals.get(rt.numerator), totals.get(rt.denominator)
@@ -539,8 +558,10 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
     rep.grade_python = computed.get(("tot.grade", None))
     rep.total_workbook = snap.cached.get(("tot.score", None))
     rep.grade_workbook = snap.cached.get(("tot.grade", None))
+    if rep.recalculated and rep.application:  # (XlsxWriter claims "Microsoft Excel": only meaningful once saved)
+        rep.findings.append(Finding("I002", values={"application": rep.application}))
     if not rep.recalculated:
-        rep.findings.append(Finding("X002", sheet=L.sheet("meta"), cell="B1"))
+        rep.findings.append(Finding("X002", sheet=L.sheet("scoring"), cell=L.a1(L.slots["tot.score"])))
         return
     digest_py, digest_wb = computed.get(("tot.digest", None)), snap.cached.get(("tot.digest", None))
     stale = not _agree(digest_py, digest_wb)
@@ -556,6 +577,11 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
                   else "工作簿为手动计算模式")
         rep.findings.append(Finding("X003", sheet=L.sheet("scoring"), cell=L.a1(L.slots["tot.digest"]),
                                     values={"detail": detail}))
+        return
+    if disagreements and any(f.code in ("S012", "S013") for f in rep.findings):
+        # downstream cells of an overwritten or edited formula disagree by construction: the
+        # S012/S013 findings point at the cause; listing every dependent would hide it
+        rep.findings.append(Finding("I003", values={"n": len(disagreements)}))
         return
     for k, r, py, wb in disagreements:
         slot = L.slots[k]

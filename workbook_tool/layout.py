@@ -161,6 +161,8 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L._ranges[f"funds.items.{c.id}"] = ("budget", f"${colname}${items_first + 1}:${colname}${items_last + 1}")
         L.add(Slot(f"funds.itemsum.{c.id}", "budget", 1 + j, sum_row, FORMULA,
                    expr=SUM(Range(f"funds.items.{c.id}")), fmt="money_out"))
+        L.add(Slot(f"funds.amount.{c.id}", "budget", 1 + j, sum_row + 1, FORMULA,
+                   expr=rules.funds_amount(f"funds.total.{c.id}", f"funds.itemsum.{c.id}"), fmt="money_out"))
     L.funds_rows = (total_row, items_first, items_last, sum_row)
 
     rrow = sum_row + 3  # rates header row
@@ -171,7 +173,8 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L.add(Slot(p + ".label", "budget", 0, r, CONST, value=rt.label if lang == "zh" else rt.en, fmt="label"))
         L.add(Slot(p + ".level", "budget", 1, r, CONST, value=rt.level, fmt="label"))
         L.add(Slot(p + ".ratio", "budget", 2, r, FORMULA,
-                   expr=rules.rate_ratio(f"funds.total.{rt.numerator}", f"funds.total.{rt.denominator}"), fmt="pct_out"))
+                   expr=rules.rate_ratio(Var(f"funds.amount.{rt.numerator}"), Var(f"funds.amount.{rt.denominator}")),
+                   fmt="pct_out"))
         L.add(Slot(p + ".weight", "budget", 3, r, CONST, value=rt.weight, fmt="num_const"))
         L.add(Slot(p + ".score", "budget", 4, r, FORMULA, expr=rules.rate_score(p + ".ratio", p + ".weight", tpl),
                    fmt="num_out"))
@@ -216,7 +219,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         ("s_level", _col_ref_expr("level"), "col.level", 12, "text_out"),
         ("s_name", _col_ref_expr("name"), "col.name", 28, "text_out"),
         ("s_weight", _col_ref_expr("weight"), "col.weight", 7, "num_out"),
-        ("ratio", rules.ratio(), "col.ratio", 9, "pct_out"),
+        ("ratio", rules.ratio(tpl), "col.ratio", 9, "pct_out"),
         ("score", rules.score(tpl, lang), "col.score", 8, "num_out"),
         ("w_app", rules.counted_weight(tpl, lang), "col.w_app", 8, "num_out"),
         ("w_na", rules.na_weight(tpl, lang), "col.w_na", 8, "num_out"),

@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import WbtoolError
 from .expr import XLError
-from .layout import CONST, FORMULA, SHEETS, Layout
+from .layout import CONST, FORMULA, HEADER_ROW, SHEETS, Layout
 from .labels import LABELS
 from .writer import META_FIRST_ROW, excel_serial
 
@@ -152,6 +152,9 @@ def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snap
     wv = {k: wb_values[L.sheet(k)] for k in SHEETS}
     for key in ("indicators", "actuals", "scoring"):
         snap.end_rows[key] = _find_end(wf[key], L)
+    for slot in L.columns():  # table headers anchor the columns (a column inserted shifts them)
+        found = wf[slot.sheet].cell(HEADER_ROW + 1, slot.col + 1).value
+        snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.header, found))
     for slot in L.slots.values():
         rows = list(L.rows()) if slot.is_column else [None]
         for r in rows:

@@ -76,11 +76,18 @@ def score(tpl: Template, lang: str) -> Expr:
     return IF(NOT(used()), "", IF(not_applicable(tpl, lang), "", ROUND(raw_score(tpl), tpl.rounding)))
 
 
-def ratio() -> Expr:
-    """完成率 a / t for quantitative rows (display, and the over-achievement test)."""
+def ratio(tpl: Template) -> Expr:
+    """完成率 a / t for quantitative rows (display, and the over-achievement test); not for deadlines."""
     a, t, op = Var("actual"), Var("target"), Var("op")
     quantitative = ANY_OF(op, ops_for("positive") + ops_for("equal") + ops_for("reverse"))
-    return IF(AND(used(), quantitative, ISNUMBER(a), ISNUMBER(t)), IF(t.eq(0), "", a / t), "")
+    return IF(AND(used(), quantitative, Var("unit").ne(tpl.date_unit), ISNUMBER(a), ISNUMBER(t)),
+              IF(t.eq(0), "", a / t), "")
+
+
+def late(tpl: Template) -> Expr:
+    """A deadline (≤ with unit 日期) met after the date: the entered score applies and must be explained."""
+    a, t = Var("actual"), Var("target")
+    return AND(ANY_OF(Var("op"), ops_for("reverse")), Var("unit").eq(tpl.date_unit), ISNUMBER(a), ISNUMBER(t), a > t)
 
 
 def counted_weight(tpl: Template, lang: str) -> Expr:
@@ -99,7 +106,7 @@ def overshoot(tpl: Template) -> Expr:
 
 def need_explain(tpl: Template, lang: str) -> Expr:
     s = Var("score")
-    return IF(ISNUMBER(s), IF(OR(s < Var("weight"), overshoot(tpl)), label("v.yes", lang), ""), "")
+    return IF(ISNUMBER(s), IF(OR(s < Var("weight"), overshoot(tpl), late(tpl)), label("v.yes", lang), ""), "")
 
 
 def grade_band(tpl: Template, lang: str) -> Expr:
@@ -123,9 +130,15 @@ def ref_or_blank(name: str) -> Expr:
 
 # ---- funds ---------------------------------------------------------------------------------------
 
-def rate_ratio(num: str, den: str) -> Expr:
-    n, d = Var(num), Var(den)
-    return IF(AND(ISNUMBER(n), ISNUMBER(d)), IF(d > 0, n / d, ""), "")
+def funds_amount(total: str, item_sum: str) -> Expr:
+    """The total row, or the sum of the line items while the total is still blank (a unit filling
+    only the source rows sees a live score; a total left at 0 with money in the items is reported)."""
+    t = Var(total)
+    return IF(ISNUMBER(t), t, IF(Var(item_sum) > 0, Var(item_sum), ""))
+
+
+def rate_ratio(num: Expr, den: Expr) -> Expr:
+    return IF(AND(ISNUMBER(num), ISNUMBER(den)), IF(den > 0, num / den, ""), "")
 
 
 def rate_score(ratio_var: str, weight_var: str, tpl: Template) -> Expr:

@@ -188,6 +188,7 @@ class _Writer:
             for c in self.tpl.funds_columns:
                 self.value_slot(L.slots[f"funds.item{i}.{c.id}"], item.get(c.id), c.issued)
         ws.write_string(L.funds_rows[3], 0, label("funds.itemsum", lang), self.fmt["label"])
+        ws.write_string(L.funds_rows[3] + 1, 0, label("funds.amount", lang), self.fmt["label"])
         rr = L.rates_header_row
         ws.write_string(rr - 1, 0, label("rates.title", lang), self.fmt["label_bold"])
         for j, k in enumerate(("rates.name", "rates.level", "rates.ratio", "rates.weight", "rates.score",
