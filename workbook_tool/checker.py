@@ -463,10 +463,12 @@ def _weights(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
                     and not isinstance(snap.values.get(("weight", r)), bool))
         found += sum(rt.weight for rt in tpl.rates if rt.level == lv.name)
         total += found
-        if abs(found - lv.weight) > 1e-6:
+        issued = snap.values.get((f"lv.{i}.std", None))  # the level weight as issued (S014 guards it)
+        expected = float(issued) if isinstance(issued, (int, float)) and not isinstance(issued, bool) else lv.weight
+        if abs(found - expected) > 1e-6:
             s = L.slots[f"lv.{i}.weight"]
             rep.findings.append(Finding("V011", sheet=L.sheet("scoring"), cell=L.a1(s),
-                                        values={"level": lv.name, "found": round(found, 6), "expected": lv.weight}))
+                                        values={"level": lv.name, "found": round(found, 6), "expected": expected}))
     if abs(total - 100) > 1e-6:
         s = L.slots["tot.weight"]
         rep.findings.append(Finding("V012", sheet=L.sheet("scoring"), cell=L.a1(s), values={"found": round(total, 6)}))

@@ -235,7 +235,8 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         p = f"lv.{i}"
         rates_here = [rt for rt in tpl.rates if rt.level == lv.name]
         L.add(Slot(p + ".name", "scoring", lc, r, CONST, value=lv.name, fmt="label"))
-        L.add(Slot(p + ".std", "scoring", lc + 1, r, CONST, value=lv.weight, fmt="num_const"))
+        # the level's weight as issued: the template's, or the project's adjusted weight (domain §2a)
+        L.add(Slot(p + ".std", "scoring", lc + 1, r, ISSUED, value=lv.weight, fmt="num_in"))
         L.add(Slot(p + ".weight", "scoring", lc + 2, r, FORMULA,
                    expr=rules.level_sum(lv.name, "weight", [f"rate.{rt.id}.weight" for rt in rates_here]), fmt="num_out"))
         L.add(Slot(p + ".score", "scoring", lc + 3, r, FORMULA,

@@ -33,6 +33,7 @@ class Project:
     indicators: list[dict[str, Any]] = field(default_factory=list)  # final row list (defaults merged)
     rates: dict[str, str] = field(default_factory=dict)  # rate id → explanation
     sign: dict[str, Any] = field(default_factory=dict)
+    level_weights: dict[str, float] = field(default_factory=dict)  # adjusted first-level weights
     source: str = ""
 
 
@@ -176,15 +177,37 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
         if k not in ("lead", "finance", "date"):
             raise _fail(source, f"sign.{k}", "lead, finance or date")
     pr.sign = dict(sign)
-    if data.get("levels"):
-        raise _fail(source, "levels", "absent: level weights belong to the template (make a template of your own)")
+    pr.level_weights = _level_weights(data.get("levels"), tpl, rows, source)
     return pr
+
+
+def _level_weights(given: Any, tpl: Template, rows: list[dict[str, Any]], source: str) -> dict[str, float]:
+    """Projects may adjust first-level weights as long as they still add up to 100 (domain §2a)."""
+    if not given:
+        return {}
+    if not isinstance(given, dict):
+        raise _fail(source, "levels", "a mapping of level name to weight, e.g. {产出指标: 60}")
+    names = [lv.name for lv in tpl.levels]
+    out: dict[str, float] = {}
+    for k, v in given.items():
+        if k not in names:
+            raise _fail(source, f"levels.{k}", f"one of {names}")
+        out[k] = float(_number(v, source, f"levels.{k}", allow_none=False))
+        if out[k] < 0:
+            raise _fail(source, f"levels.{k}", "a weight ≥ 0", v)
+        fixed = sum(r.weight for r in tpl.rates if r.level == k)
+        if out[k] < fixed:
+            raise _fail(source, f"levels.{k}", f"at least the funds rates scored in it ({fixed:g})", v)
+    total = sum(out.get(lv.name, lv.weight) for lv in tpl.levels)
+    if abs(total - 100) > 1e-9:
+        raise _fail(source, "levels", "weights adding up to 100 with the template's other levels / 权重合计应为 100", total)
+    return out
 
 
 def strip_fill(pr: Project) -> Project:
     """The issued part only: what the finance office sends out (actuals and scores removed)."""
     rows = [{k: v for k, v in r.items() if k in ISSUED_INDICATOR_KEYS} for r in pr.indicators]
-    out = Project(template=pr.template, header=dict(pr.header), goal_expected=pr.goal_expected,
+    out = Project(template=pr.template, header=dict(pr.header), goal_expected=pr.goal_expected, level_weights=dict(pr.level_weights),
                   funds_total=dict(pr.funds_total), funds_items=[dict(i) for i in pr.funds_items], indicators=rows,
                   source=pr.source)
     return out

@@ -256,6 +256,9 @@ class _Writer:
         for j, k in enumerate(("lv.name", "lv.std", "lv.weight", "lv.score", "lv.na", "lv.check")):
             ws.write_string(HEADER_ROW, lc + j, label(k, lang), self.fmt["header"])
         ws.write_string(HEADER_ROW - 1, lc, label("lv.title", lang), self.fmt["label_bold"])
+        overrides = self.project.level_weights if self.project else {}
+        for i, lv in enumerate(self.tpl.levels):
+            self.issue(L.slots[f"lv.{i}.std"], overrides.get(lv.name, lv.weight))
         ws.set_column(lc, lc, 14)
         ws.set_column(lc + 1, lc + 5, 10)
 
