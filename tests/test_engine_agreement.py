@@ -2,25 +2,34 @@
 
 For each built-in template and every rule variant a template can select (reverse ratio/linear,
 national 80/60 or local 80/50 qualitative bands, 不适用 allowed or not, 90/80/60 or 90/80/70 rating
-bands) we generate workbooks filled the way units fill them — numbers, blanks, 不适用, grades by full
-and short name, entered scores, deadline dates, text where a number belongs, edge values around every
-threshold — recalculate them all in LibreOffice, and then
+bands: 32 variants) we generate workbooks filled the way units fill them — numbers, blanks, 不适用,
+grades by full and short name, entered scores, deadline dates, text where a number belongs, edge
+values around every threshold — recalculate them all in LibreOffice, and then
 
-* run ``wbtool check`` (``checker.check_file``) on each: recalculated, no X001/X002/X003;
-* compare **every formula cell** directly: ``engine.evaluate(layout, inputs)`` against the value
-  LibreOffice cached, at 15 significant digits (:func:`same`);
+* run ``wbtool check`` (``checker.check_file``) on each: recalculated, no X001/X002/X003/S099;
+* compare **every formula cell** twice: the whole chain, ``engine.evaluate(layout, inputs)`` against
+  the value LibreOffice cached, and one step at a time, each formula evaluated from its own inputs
+  as the workbook holds them (so a difference is pinned to the formula where it arises); numbers
+  at 15 significant digits (:func:`same_number`);
 * require the canary (``meta.canary`` = ROUND(2/3, 4)) to read 0.6667 in every file, so a run in
   which LibreOffice silently did not recalculate fails loudly.
 
-``WBTOOL_AGREEMENT_N`` sets the number of random workbooks (default 300), ``WBTOOL_AGREEMENT_SEED``
-the seed (each workbook ``i`` is generated from ``Random(f"{seed}-{i}")``, so any failure can be
-regenerated alone), ``WBTOOL_AGREEMENT_JOBS`` the number of worker processes (default: CPUs, max 4).
+The one tolerated difference is a ROUND whose argument is within float noise of x.xx5 (LibreOffice
+and ``xl_round`` may round it apart; see test_round_at_half_boundary_known_difference): such files
+are counted and printed, and everything else in them must still agree one step at a time.
+
+Environment: ``WBTOOL_AGREEMENT_N`` random workbooks (default 300); ``WBTOOL_AGREEMENT_SEED`` (each
+workbook ``i`` is generated from ``Random(f"{seed}-{i}")``, so a failure can be regenerated alone);
+``WBTOOL_AGREEMENT_JOBS`` worker processes (default: CPUs, at most 4); ``WBTOOL_AGREEMENT_KNOWN_BUGS=1``
+also generates the inputs of the known bugs below (to confirm a fix). docs/formula-proof.md has the
+figures and what this does and does not prove.
 
 LibreOffice is required: without ``soffice`` these tests fail (they never skip), in CI and locally.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -36,9 +45,10 @@ from typing import Any
 import openpyxl
 import pytest
 
+from workbook_tool import checker
 from workbook_tool.checker import check_file
-from workbook_tool.engine import evaluate
-from workbook_tool.expr import XLError
+from workbook_tool.engine import evaluate, range_members
+from workbook_tool.expr import Bin, Call, Expr, XLError
 from workbook_tool.intake import read_workbook
 from workbook_tool.labels import label
 from workbook_tool.layout import FIRST_ROW, FORMULA, Layout, build_layout, formula_slots
@@ -56,6 +66,9 @@ N = int(os.environ.get("WBTOOL_AGREEMENT_N", "300"))
 SEED = int(os.environ.get("WBTOOL_AGREEMENT_SEED", "20240601"))
 JOBS = int(os.environ.get("WBTOOL_AGREEMENT_JOBS", str(max(1, min(os.cpu_count() or 2, 4)))))
 CANARY = 0.6667
+# Input classes that once hit library bugs (text in funds totals, small serials in date cells).
+# (both former bugs are fixed; the gate only lets a run leave those inputs out, WBTOOL_AGREEMENT_KNOWN_BUGS=0).
+KNOWN_BUGS = os.environ.get("WBTOOL_AGREEMENT_KNOWN_BUGS", "1") == "1"  # both former bugs are fixed: inputs on by default
 
 # ---------------------------------------------------------------------------------------------
 # template variants
@@ -200,7 +213,7 @@ def _qualitative(rng: random.Random, tpl: Template, w: float, row: dict, edits: 
                  stats: collections.Counter) -> None:
     row.update(target=rng.choice(["有效提高", "显著提升", None, 90]), unit=rng.choice(["", "%"]),
                actual=rng.choice(["完全达到预期", None, "基本达到", 95]))
-    gscen = rng.choices(["full", "short", "invalid", "blank", "spaced"], [0.5, 0.25, 0.08, 0.1, 0.07])[0]
+    gscen = rng.choices(["full", "short", "invalid", "blank", "spaced"], [0.6, 0.15, 0.08, 0.1, 0.07])[0]
     g = rng.choice(tpl.grades)
     if gscen == "full":
         row["grade"] = g.name
@@ -305,6 +318,13 @@ def random_fill(tpl: Template, rng: random.Random, lang: str, full: bool = False
     data["funds"] = _funds(rng, tpl, stats)
     if rng.random() < 0.3:
         data["rates"] = {rt.id: {"explain": rng.choice(EXPLAIN)} for rt in tpl.rates}
+    if not full and rng.random() < 0.15:  # project-adjusted first-level weights (still adding up to 100)
+        lvs = [lv for lv in tpl.levels if lv.categories]
+        src_lv, dst_lv = rng.sample(lvs, 2)
+        d = rng.choice([5, 10])
+        if src_lv.weight - d >= sum(rt.weight for rt in tpl.rates if rt.level == src_lv.name):
+            data["levels"] = {src_lv.name: src_lv.weight - d, dst_lv.name: dst_lv.weight + d}
+            stats["levels:adjusted"] += 1
     if rng.random() < 0.5:
         data["sign"] = {"lead": "张三", "finance": "李四", "date": dt.date(2025, rng.randint(1, 12), rng.randint(1, 28))}
 
@@ -368,14 +388,20 @@ def random_fill(tpl: Template, rng: random.Random, lang: str, full: bool = False
         quant_rows = [FIRST_ROW + start + i for i, x in enumerate(inds[len(inds) - n_rows:])
                       if x.get("op") in ops_for("positive") + ops_for("equal") + ops_for("reverse")]
         any_rows = [FIRST_ROW + start + i for i in range(n_rows)]
+        error_kind = rng.choice(["#N/A", "#DIV/0!", "#VALUE!"])
         for _ in range(rng.randint(1, 4)):
             # (no booleans: LibreOffice treats TRUE as the number 1 and saves it as =TRUE(); see the known-difference test)
-            kind = rng.choice(["text_target", "blank_target", "funds_text", "weight_blank", "weight_text",
-                               "error_actual", "op_lookalike", "level_bad", "row_cleared", "manual_text"])
+            kind = rng.choice(["text_target", "blank_target", "weight_blank", "weight_text", "error_actual",
+                               "op_lookalike", "level_bad", "row_cleared", "manual_text"]
+                              + (["funds_text"] * 2 if KNOWN_BUGS else []))
             r = rng.choice(quant_rows if kind in ("text_target", "blank_target", "error_actual")
                            and quant_rows else any_rows)
             if kind == "text_target":
-                edits.append(("target", r, rng.choice(TEXT_TARGETS)))
+                # "=100%" becomes a formula (= 1); in a date-formatted deadline target that hits the known
+                # small-serial bug (test_small_serial_in_date_cell_known_bug)
+                date_row = inds[r - FIRST_ROW].get("unit") == tpl.date_unit
+                edits.append(("target", r, rng.choice([t for t in TEXT_TARGETS if KNOWN_BUGS or not date_row
+                                                       or not t.startswith("=")])))
             elif kind == "blank_target":
                 edits.append(("target", r, None))
             elif kind == "funds_text":
@@ -386,7 +412,9 @@ def random_fill(tpl: Template, rng: random.Random, lang: str, full: bool = False
             elif kind == "weight_text":
                 edits.append(("weight", r, rng.choice(["5分", "5", "五"])))
             elif kind == "error_actual":
-                edits.append(("actual", r, rng.choice(["#N/A", "#DIV/0!", "#VALUE!"])))
+                # one error kind per workbook: with several, LibreOffice's SUM reported a later one (#VALUE!)
+                # where Python (and Excel, by its documentation) report the first in range order (#DIV/0!)
+                edits.append(("actual", r, error_kind))
             elif kind == "op_lookalike":
                 edits.append(("op", r, rng.choice(LOOKALIKE_OPS)))
             elif kind == "level_bad":
@@ -429,6 +457,55 @@ def same(py: Any, wb: Any) -> bool:
     return py == wb
 
 
+def _walk(e: Expr):
+    yield e
+    if isinstance(e, Bin):
+        yield from _walk(e.left)
+        yield from _walk(e.right)
+    elif isinstance(e, Call):
+        for x in e.args:
+            yield from _walk(x)
+
+
+def at_round_boundary(expr: Expr, env: dict) -> bool:
+    """Does a ROUND in ``expr`` get an argument within float noise of a half (x.xx5 ± a few ulps)?
+
+    There LibreOffice's ROUND and ``xl_round`` (15 significant digits, then half away from zero) can
+    legitimately land on different sides: see test_round_at_half_boundary_known_difference."""
+    for node in _walk(expr):
+        if isinstance(node, Call) and node.name == "ROUND":
+            x, d = node.args[0].eval(env), node.args[1].eval(env)
+            if isinstance(x, float) and isinstance(d, float) and math.isfinite(x):
+                scaled = abs(x) * 10 ** int(d)
+                if abs(scaled - math.floor(scaled) - 0.5) <= 1e-12 * max(1.0, scaled):
+                    return True
+    return False
+
+
+def one_step(L: Layout, snap: Any):
+    """Every formula cell evaluated from its direct inputs as the workbook holds them: inputs as typed,
+    and formula dependencies as LibreOffice computed them. A difference here is in that very formula
+    (not inherited from an earlier cell). Yields (key, row, expr, env, python value)."""
+    cols = L.columns()
+
+    def held(s: Any, r: int | None) -> Any:
+        return snap.cached.get((s.key, r)) if s.kind == FORMULA else snap.values.get((s.key, r), s.value if r is None else None)
+
+    for r in L.rows():
+        env = {s.key: held(s, r) for s in cols}
+        for s in cols:
+            if s.kind == FORMULA:
+                yield s.key, r, s.expr, env, s.expr.eval(env)
+    senv: dict[str, Any] = {s.key: held(s, None) for s in L.scalars()}
+    for s in cols:
+        senv[s.key + "[]"] = [held(s, r) for r in L.rows()]
+    for name in L._ranges:
+        senv[name] = [senv.get(k) for k in range_members(L, name)]
+    for s in L.scalars():
+        if s.kind == FORMULA:
+            yield s.key, None, s.expr, senv, s.expr.eval(senv)
+
+
 @dataclasses.dataclass
 class Result:
     name: str
@@ -441,25 +518,49 @@ class Result:
     x_messages: list[str] = dataclasses.field(default_factory=list)
     canary: Any = None
     compared: int = 0
-    mismatches: list[tuple] = dataclasses.field(default_factory=list)
+    mismatches: list[tuple] = dataclasses.field(default_factory=list)  # whole chain: evaluate() vs cached
     n_mismatches: int = 0
+    local: list[tuple] = dataclasses.field(default_factory=list)       # one formula from its direct inputs
+    round_boundary: list[tuple] = dataclasses.field(default_factory=list)  # local ones explained by ROUND at x.xx5
     total: tuple = (None, None)
     grade: tuple = (None, None)
     cached: dict = dataclasses.field(default_factory=dict)
     stats: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
+    @property
+    def explained(self) -> bool:
+        """Differences only downstream of a ROUND at a half boundary (the one known Python/LibreOffice difference)."""
+        return bool(self.round_boundary) and not self.local
+
+
+@contextlib.contextmanager
+def _reuse_intake(path: Path, intake: Any):
+    """Let check_file use the workbook we already read (saves a second parse; the file is the same bytes)."""
+    original = checker.read_workbook
+
+    def read(p: Any, *args: Any, **kwargs: Any) -> Any:
+        return intake if Path(p) == path else original(p, *args, **kwargs)
+
+    checker.read_workbook = read
+    try:
+        yield
+    finally:
+        checker.read_workbook = original
+
 
 def examine(path: Path, tpl: Template, lang: str, keep_cached: bool = False) -> Result:
-    """check_file, plus the direct slot-by-slot comparison of Python and the cached results."""
+    """check_file, plus the direct cell-by-cell comparison of Python and the cached results."""
     res = Result(path.name, f"{tpl.id}@{tpl.version}", lang)
     try:
-        rep = check_file(path, templates=[tpl])
+        intake = read_workbook(path)
+        with _reuse_intake(path, intake):
+            rep = check_file(path, templates=[tpl])
         res.recalculated = rep.recalculated
         res.checked_template = rep.template
         res.codes = sorted({f.code for f in rep.findings})
-        res.x_messages = [f"{f.code} {f.sheet}!{f.cell} {f.message('en')}" for f in rep.findings if f.code.startswith("X")]
+        res.x_messages = [f"{f.code} {f.sheet}!{f.cell} {f.message('en')}" for f in rep.findings
+                          if f.code.startswith("X") or f.code == "S099"]
         res.total, res.grade = (rep.total_python, rep.total_workbook), (rep.grade_python, rep.grade_workbook)
-        intake = read_workbook(path)
         L = build_layout(tpl, lang)
         snap = take_snapshot(L, intake.formulas, intake.values)
         assert not snap.missing_sheets, snap.missing_sheets
@@ -476,6 +577,14 @@ def examine(path: Path, tpl: Template, lang: str, keep_cached: bool = False) -> 
                 if len(res.mismatches) < 10:
                     slot = L.slots[k]
                     res.mismatches.append((f"{L.sheet(slot.sheet)}!{L.a1(slot, r)}", k, py, wb, L.formula(slot, r)))
+        for k, r, expr, env, py in one_step(L, snap):
+            wb = snap.cached.get((k, r))
+            if not same(py, wb):
+                slot = L.slots[k]
+                item = (f"{L.sheet(slot.sheet)}!{L.a1(slot, r)}", k, py, wb, L.formula(slot, r))
+                boundary = (isinstance(py, float) and isinstance(wb, (int, float)) and at_round_boundary(expr, env)
+                            and abs(py - wb) <= 1.000001 * 10.0 ** -tpl.rounding)
+                (res.round_boundary if boundary else res.local).append(item)
         if keep_cached:
             res.cached = dict(snap.cached)
     except Exception:  # noqa: BLE001 — a crash is a finding: report it with the file
@@ -543,9 +652,12 @@ def _failures(results: list[Result]) -> list[str]:
                 problems.append("checker: recalculated is not True")
             if r.checked_template != r.template:
                 problems.append(f"checker identified {r.checked_template}, expected {r.template}")
-            if set(r.codes) & {"X001", "X002", "X003", "S003"}:
-                problems.append(f"checker cross-check findings: {r.x_messages or r.codes}")
-            if r.n_mismatches:
+            if set(r.codes) & {"X002", "X003", "S003", "S099"} or ("X001" in r.codes and not r.explained):
+                problems.append(f"checker findings: {r.x_messages or r.codes}")
+            if r.local:
+                problems.append(f"{len(r.local)} formulas differ from their own inputs (cell, slot, python, "
+                                f"libreoffice, formula): {r.local[:5]}")
+            if r.n_mismatches and not r.explained:
                 problems.append(f"{r.n_mismatches} formula cells differ (cell, slot, python, libreoffice, formula): "
                                 f"{r.mismatches}")
         if problems:
@@ -562,8 +674,8 @@ REQUIRED = [
     "qualitative:grade_full", "qualitative:grade_short", "qualitative:grade_invalid", "qualitative:score_lower_edge",
     "qualitative:score_upper_edge", "qualitative:score_other_band", "qualitative:score_text", "manual:over",
     "na:yes", "na:other_text", "funds:budget0", "funds:items_sum", "funds:items_off", "funds:spent_over",
-    "edit:text_target", "edit:funds_text", "edit:weight_blank", "edit:error_actual", "edit:op_lookalike",
-    "edit:row_cleared", "lang:en", "lang:zh", "defaults:replaced",
+    "edit:text_target", "edit:weight_blank", "edit:error_actual", "edit:op_lookalike",
+    "edit:row_cleared", "lang:en", "lang:zh", "defaults:replaced", "levels:adjusted",
 ]
 
 
@@ -591,9 +703,11 @@ def test_random_workbooks_agree_with_libreoffice(tmp_path):
         stats.update(r.stats)
     per_variant = collections.Counter(r.template for r in results)
     compared = sum(r.compared for r in results)
+    boundary = [(r.name, b[:4]) for r in results for b in r.round_boundary]
     print(f"\n[agreement] {N} workbooks ({len(per_variant)} template variants, {JOBS} jobs, {len(chunks)} LibreOffice "
-          f"batches), {compared} formula cells compared, {elapsed:.1f}s; openpyxl-edited "
-          f"{stats['file:openpyxl_edited']}; rows {sum(v for k, v in stats.items() if k.startswith('kind:'))}")
+          f"batches), {compared} formula cells compared twice (chain and one-step), {elapsed:.1f}s; openpyxl-edited "
+          f"{stats['file:openpyxl_edited']}; indicator rows {sum(v for k, v in stats.items() if k.startswith('kind:'))}; "
+          f"ROUND-at-x.xx5 differences {len(boundary)} {boundary[:5]}")
     failures = _failures(results)
     assert not failures, f"{len(failures)} of {N} workbooks disagree (seed {SEED}; tmp {tmp_path}):\n" + "\n".join(failures[:15])
     if N >= 300:
@@ -603,43 +717,112 @@ def test_random_workbooks_agree_with_libreoffice(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# whole sheets: the seed sample, fully used tables, blank workbooks
+# whole sheets (the seed sample, fully used tables, blank workbooks) and single-issue workbooks,
+# recalculated together in one LibreOffice batch
 
-def test_whole_sheets_agree_with_libreoffice(tmp_path):
-    _soffice_required()
-    src = tmp_path / "src"
-    src.mkdir()
+def _simple_project(tpl: Template, rows: list[dict]) -> dict:
+    return {"template": tpl.id, "project": {"name": "单项测试", "department": "测试局", "unit": "测试中心", "year": 2024},
+            "funds": {"total": {c.id: 10 for c in tpl.funds_columns}}, "default_indicators": "replace",
+            "indicators": [{"level": tpl.indicator_levels()[0].name, "category": tpl.indicator_levels()[0].categories[0],
+                            "name": f"指标{i + 1}", "unit": "个", **r} for i, r in enumerate(rows)]}
+
+
+def _special_files(src: Path) -> list[tuple[Path, Template, str]]:
     jobs: list[tuple[Path, Template, str]] = []
     dept, self_ = BASES["dept-eval"], BASES["self-eval"]
 
-    seed_path = src / "seed.xlsx"
-    write_workbook(seed_path, dept, parse_project(load_project_file(SEED_PROJECT), dept, SEED_PROJECT.name))
-    jobs.append((seed_path, dept, "zh"))
+    def make(name: str, tpl: Template, data: dict | None, lang: str = "zh",
+             edits: list[tuple[str, int | None, Any]] = ()) -> None:
+        p = src / name
+        write_workbook(p, tpl, parse_project(data, tpl, name) if data is not None else None, lang)
+        if edits:
+            apply_edits(p, build_layout(tpl, lang), list(edits))
+        jobs.append((p, tpl, lang))
+
+    make("seed.xlsx", dept, load_project_file(SEED_PROJECT))
     for tpl in (dept, self_):
         for lang in ("zh", "en"):
             rng = random.Random(f"{SEED}-full-{tpl.id}-{lang}")
             data, edits, _ = random_fill(tpl, rng, lang, full=True)
-            assert len(data["indicators"]) == tpl.indicator_rows and not edits
-            p = src / f"full-{tpl.id}-{lang}.xlsx"
-            write_workbook(p, tpl, parse_project(data, tpl, p.name), lang)
-            jobs.append((p, tpl, lang))
-        p = src / f"blank-{tpl.id}.xlsx"
-        write_workbook(p, tpl, None)
-        jobs.append((p, tpl, "zh"))
-    outs = recalculate([p for p, _, _ in jobs], tmp_path / "lo")
-    results = {o.name: examine(o, tpl, lang, keep_cached=True) for o, (_, tpl, lang) in zip(outs, jobs)}
+            assert len(data["indicators"]) == tpl.indicator_rows
+            make(f"full-{tpl.id}-{lang}.xlsx", tpl, data, lang, edits)  # edits: short grade names typed over
+        make(f"blank-{tpl.id}.xlsx", tpl, None)
+    r0 = FIRST_ROW
+    quant = {"op": "≥", "target": 100, "weight": 10, "actual": 90}
+    # regression: a pasted 1e30 分值 made ROUND raise (decimal.InvalidOperation) in the checker
+    make("regress-huge-weight.xlsx", self_, _simple_project(self_, [quant]), edits=[("weight", r0, 1e30)])
+    # known bug: text or numeric text in a funds total cell (SUM over a referenced cell)
+    make("bug-funds-text.xlsx", self_, _simple_project(self_, [quant]), edits=[("funds.total.spent", None, "约5万元")])
+    make("bug-funds-numtext.xlsx", self_, _simple_project(self_, [quant]), edits=[("funds.total.spent", None, "5")])
+    # known bug: a small number typed into a date-formatted actual cell (serial 30 read as 31)
+    deadline = {"op": "≤", "unit": "日期", "target": dt.datetime(2024, 6, 30), "weight": 10,
+                "actual": dt.datetime(2024, 6, 1)}
+    make("bug-date-serial.xlsx", self_, _simple_project(self_, [deadline]), edits=[("actual", r0, 30)])
+    # known difference: ROUND of 2*(1-(7.87-4)/4) = 0.06499999999999995 (linear reverse rule)
+    linear = dataclasses.replace(self_, reverse="linear", version=f"{self_.version}+linear")
+    make("known-round-boundary.xlsx", linear, _simple_project(linear, [{"op": "≤", "target": 4, "weight": 2,
+                                                                         "actual": 7.87}]))
+    # LibreOffice behaviour: a TRUE typed as an actual is the number 1 there (not in Excel) and saved as =TRUE()
+    make("lo-boolean.xlsx", self_, _simple_project(self_, [quant]), edits=[("actual", r0, True)])
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def special(tmp_path_factory) -> dict[str, Result]:
+    _soffice_required()
+    tmp = tmp_path_factory.mktemp("special")
+    src = tmp / "src"
+    src.mkdir()
+    jobs = _special_files(src)
+    outs = recalculate([p for p, _, _ in jobs], tmp / "lo")
+    return {o.name: examine(o, tpl, lang, keep_cached=True) for o, (_, tpl, lang) in zip(outs, jobs)}
+
+
+def test_whole_sheets_agree_with_libreoffice(special):
+    """The seed sample, both templates with all 40 rows used (zh and en) and blank: every formula cell agrees."""
+    names = ["seed.xlsx"] + [f"full-{t}-{lang}.xlsx" for t in BASES for lang in ("zh", "en")] + \
+        [f"blank-{t}.xlsx" for t in BASES] + ["regress-huge-weight.xlsx"]
+    results = {n: special[n] for n in names}
     failures = _failures(list(results.values()))
     assert not failures, "\n".join(failures)
-
     for name, r in results.items():
-        L = build_layout(BASES["dept-eval" if "dept" in name or name == "seed.xlsx" else "self-eval"], r.lang)
+        assert not r.round_boundary, (name, r.round_boundary)
+        tid = "self-eval" if "self-eval" in name or name.startswith("regress") else "dept-eval"
+        L = build_layout(BASES[tid], r.lang)
         assert r.compared == sum(L.n_rows if s.is_column else 1 for s in L.slots.values() if s.kind == FORMULA)
         if name.startswith("full-"):  # every indicator row is used and scored
             scores = [r.cached[("score", row)] for row in L.rows()]
-            assert all(isinstance(s, (int, float)) for s in scores), name
+            assert all(isinstance(s, (int, float)) for s in scores), (name, scores)
 
     seed = results["seed.xlsx"]
     assert seed.total == (99, 99) and seed.grade == ("优", "优")
-    L = build_layout(dept, "zh")
-    levels = [seed.cached[(f"lv.{i}.score", None)] for i in range(len(dept.levels))]
-    assert levels == [19, 20, 40, 10, 10]
+    assert [seed.cached[(f"lv.{i}.score", None)] for i in range(len(BASES["dept-eval"].levels))] == [19, 20, 40, 10, 10]
+
+
+def test_text_in_funds_total_known_bug(special):
+    for name in ("bug-funds-text.xlsx", "bug-funds-numtext.xlsx"):
+        r = special[name]
+        assert r.canary == CANARY
+        assert "X003" not in r.codes and not r.local and not r.n_mismatches, (name, r.x_messages, r.local)
+
+
+def test_small_serial_in_date_cell_known_bug(special):
+    r = special["bug-date-serial.xlsx"]
+    assert r.canary == CANARY
+    assert "X003" not in r.codes and not r.local and not r.n_mismatches, (r.x_messages, r.local)
+
+
+def test_round_at_half_boundary_known_difference(special):
+    r = special["known-round-boundary.xlsx"]
+    assert r.canary == CANARY
+    # LibreOffice 7.4 settles 2*(1-(7.87-4)/4) = 0.06499999999999995 as 0.07, the 15-digit rule as 0.06: the
+    # engines really differ here, and the checker accepts either (no X001), nothing else disagrees
+    assert r.round_boundary and not r.local and "X001" not in r.codes, (r.round_boundary, r.codes)
+
+
+def test_boolean_actual_is_flagged(special):
+    """LibreOffice treats a typed TRUE as the number 1 (Excel does not) and saves it as =TRUE(): engines differ on
+    booleans, so the random run types none; the checker must at least not accept the file silently."""
+    r = special["lo-boolean.xlsx"]
+    assert r.canary == CANARY and not r.error
+    assert {"S015", "V023"} & set(r.codes), r.codes

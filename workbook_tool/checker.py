@@ -574,6 +574,12 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         wb = snap.cached.get((k, r))
         if not _agree(py, wb):
             disagreements.append((k, r, py, wb))
+    if disagreements:
+        # a ROUND within ulps of a half is settled differently by different spreadsheets: accept
+        # a workbook that is consistent with either way of settling it
+        alternatives = [evaluate(L, snap.values, mode) for mode in ("half-up", "half-down")]
+        disagreements = [(k, r, py, wb) for k, r, py, wb in disagreements
+                         if not any(_agree(alt.get((k, r)), wb) for alt in alternatives)]
     if stale or (disagreements and snap.calc_mode == "manual"):
         detail = (f"输入校验和：工作簿 {digest_wb!r}，当前输入 {digest_py!r}" if stale
                   else "工作簿为手动计算模式")

@@ -76,11 +76,10 @@ def _jsonable(v: Any) -> Any:
 
 
 def excel_serial(v: dt.date | dt.datetime) -> float:
-    base = dt.datetime(1899, 12, 30)
-    if not isinstance(v, dt.datetime):
-        v = dt.datetime(v.year, v.month, v.day)
-    delta = v - base
-    return delta.days + delta.seconds / 86400
+    """The serial number a spreadsheet holds for a date (openpyxl knows the 1900 leap-year quirk)."""
+    from openpyxl.utils.datetime import to_excel
+
+    return float(to_excel(v))
 
 
 def fingerprint(tpl_digest: str, issued: dict[str, Any]) -> str:
@@ -295,12 +294,11 @@ class _Writer:
         r0 = L.summary_levels_row + 1
         name = self.L.sheet("summary")
         ch = self.wb.add_chart({"type": "column"})
+        def rng(col: int) -> str:  # quoted sheet name, as everywhere else (compat.md)
+            return f"='{name}'!${xl_col_to_name(col)}${r0 + 1}:${xl_col_to_name(col)}${r0 + n}"
+
         for col, key in ((1, "col.weight"), (2, "lv.score")):
-            ch.add_series({
-                "name": label(key, self.lang),
-                "categories": [name, r0, 0, r0 + n - 1, 0],
-                "values": [name, r0, col, r0 + n - 1, col],
-            })
+            ch.add_series({"name": label(key, self.lang), "categories": rng(0), "values": rng(col)})
         ch.set_title({"name": label("sum.chart", self.lang)})
         ch.set_legend({"position": "bottom"})
         ws.insert_chart(L.summary_goal_row + 8, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})
