@@ -34,11 +34,12 @@ from workbook_tool.recalc import find_soffice, recalculate
 from workbook_tool.template import OPERATOR_RULES, Template, load_template
 from workbook_tool.writer import write_workbook
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "rule-vectors.csv"
+# a copy of ../shared/rule-vectors.csv (each case checked against LibreOffice's ROUND), kept in the repo
+VECTORS = Path(__file__).resolve().parent / "data" / "rule-vectors.csv"
 
 
 def load_vectors() -> list[dict]:
-    assert VECTORS.is_file(), f"rule vectors not found at {VECTORS} (a copy of shared/ must sit beside the repo)"
+    assert VECTORS.is_file(), f"rule vectors not found at {VECTORS}"
     with VECTORS.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     out = []
