@@ -1,0 +1,130 @@
+"""`wbtool check` over a mixed inbox: broken and hostile files get one line and exit 2, the rest are still checked."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from workbook_tool.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "party-building-2024-filled.xlsx"
+
+
+def _with_member(data: bytes, name: str, content: bytes) -> bytes:
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in src.namelist():
+            z.writestr(n, src.read(n))
+        z.writestr(name, content)
+    return out.getvalue()
+
+
+def _inbox(tmp_path: Path) -> dict[str, Path]:
+    good = SAMPLE.read_bytes()
+    files = {
+        "good.xlsx": good,
+        "old.xlsx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2048,
+        "locked.xlsx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512 + "EncryptionInfo".encode("utf-16-le") + b"\0" * 512,
+        "report.xlsx": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+        "table.xlsx": "项目,得分\n党建,99\n".encode("utf-8"),
+        "empty.xlsx": b"",
+        "half.xlsx": good[: len(good) // 2],
+        "macro.xlsx": _with_member(good, "xl/vbaProject.bin", b"\0" * 64),
+    }
+    out = {}
+    for name, data in files.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        out[name] = p
+    return out
+
+
+def test_mixed_inbox(tmp_path):
+    inbox = _inbox(tmp_path)
+    before = {n: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for n, p in inbox.items()}
+    r = CliRunner().invoke(main, ["check", str(tmp_path), "--format", "json"])
+    assert r.exit_code == 2  # some files could not be read at all
+    doc = json.loads(r.output)
+    by = {Path(f["path"]).name: f for f in doc["files"]}
+    assert set(by) == set(inbox)
+    assert by["good.xlsx"]["status"] == "ok" and by["good.xlsx"]["total"]["python"] == 99
+    expect = {"old.xlsx": "F110", "locked.xlsx": "F111", "report.xlsx": "F113", "table.xlsx": "F115",
+              "empty.xlsx": "F104", "half.xlsx": "F116"}
+    for name, code in expect.items():
+        f = by[name]
+        assert f["status"] == "unreadable" and f["exit_code"] == 2, name
+        (finding,) = f["findings"]
+        assert finding["code"] == code, (name, finding)
+        assert "\n" not in finding["message"] and len(finding["message"]) < 300
+    assert "另存为" in by["old.xlsx"]["findings"][0]["message"]
+    assert "密码" in by["locked.xlsx"]["findings"][0]["message"]
+    # a macro workbook renamed .xlsx is read (VBA never runs) and flagged
+    macro = by["macro.xlsx"]
+    assert macro["status"] != "unreadable" and "W101" in {f["code"] for f in macro["findings"]}
+    after = {n: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for n, p in inbox.items()}
+    assert after == before
+
+
+def test_unreadable_message_in_english_and_human_report(tmp_path):
+    p = tmp_path / "old.xlsx"
+    p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2048)
+    r = CliRunner().invoke(main, ["check", str(p), "--lang", "en"])
+    assert r.exit_code == 2
+    assert "Save As" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["check", str(p), str(tmp_path / "missing.xlsx")])
+    assert r.exit_code == 2 and r.output.count("无法读取") == 2
+
+
+def test_usage_error_exits_2():
+    r = CliRunner().invoke(main, ["check"])
+    assert r.exit_code == 2
+
+
+def test_hostile_cell_contents_become_findings(tmp_path):
+    """Error values, booleans, very long text, typed formulas, huge numbers, NaN-like text, dates in number cells."""
+    import datetime as dt
+
+    import openpyxl
+
+    from workbook_tool.checker import check_file
+    from workbook_tool.layout import build_layout
+    from workbook_tool.template import load_template
+
+    L = build_layout(load_template("dept-eval"))
+    wb = openpyxl.load_workbook(SAMPLE)
+    act = wb[L.sheet("actuals")]
+    ind = wb[L.sheet("indicators")]
+    row = {ind.cell(r + 1, L.slots["name"].col + 1).value: r for r in L.rows()}
+    col = L.slots["actual"].col + 1
+    edits = {
+        "商会党建书籍配发": "#DIV/0!",
+        "党务培训班培训人数": True,
+        "组织党支部开展党务培训班": "=1+0",
+        "直属商会党支部党务工作者培训率": 1e300,
+        "党支部开展党务培训班完成及时率": "NaN",
+        "党务培训班费用": dt.datetime(2024, 9, 25),
+    }
+    for name, value in edits.items():
+        c = act.cell(row[name] + 1, col)
+        c.value = value
+        if value == "#DIV/0!":
+            c.data_type = "e"
+    act.cell(row["购买商会党建书籍"] + 1, L.slots["explain"].col + 1).value = "长" * 5000
+    p = tmp_path / "hostile.xlsx"
+    wb.save(p)
+    rep = check_file(p)
+    got = {(f.code, f.indicator) for f in rep.findings}
+    assert ("V022", "商会党建书籍配发") in got          # error value
+    assert ("V023", "党务培训班培训人数") in got         # boolean
+    assert ("S015", "组织党支部开展党务培训班") in got    # formula typed into an input cell
+    assert ("V026", "直属商会党支部党务工作者培训率") in got  # absurd number
+    assert ("V002", "党支部开展党务培训班完成及时率") in got  # NaN-like text
+    assert ("V029", "党务培训班费用") in got             # a date in a number cell
+    assert ("V025", "购买商会党建书籍") in got            # very long text
+    assert rep.exit_code() == 1 and not any(f.code == "S099" for f in rep.findings)
