@@ -6,6 +6,7 @@ codes (:mod:`catalogue`); the report is rendered separately (:mod:`report`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -76,11 +77,14 @@ class FileReport:
             self.status = "errors" if self.count(ERROR) else ("warnings" if self.count(WARNING) else "ok")
 
 
+@functools.lru_cache(maxsize=1)
+def _builtins() -> tuple[Template, ...]:
+    """Built-in templates, parsed once per process (collect checks many files)."""
+    return tuple(load_template(tid) for tid in builtin_templates())
+
+
 def known_templates(extra: list[Template] | None = None) -> dict[tuple[str, str], Template]:
-    out = {}
-    for tid in builtin_templates():
-        t = load_template(tid)
-        out[(t.id, t.version)] = t
+    out = {(t.id, t.version): t for t in _builtins()}
     for t in extra or []:
         out[(t.id, t.version)] = t
     return out
@@ -127,13 +131,12 @@ def _identify_and_analyse(rep: FileReport, intake: Any, templates: list[Template
             rep.findings.append(Finding("S010", values={"sheet": L.sheet(k)}))
         rep.finish()
         return rep
-    return _analyse(rep, L, snap, meta, tpl, intake, key)
+    return _analyse(rep, L, snap, meta, tpl, key)
 
 
-def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Template, intake: Any,
-             key: bytes | None) -> FileReport:
+def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Template, key: bytes | None) -> FileReport:
     rep.header = {f: snap.values.get((f"hdr.{f}", None)) for f in ("name", "department", "unit", "year")}
-    _check_fingerprint(rep, meta, tpl, intake)
+    _check_fingerprint(rep, meta, tpl)
     if key is None:
         rep.findings.append(Finding("I001"))
     else:
@@ -183,7 +186,7 @@ def _fatal(e: WbtoolError) -> Finding:
     return Finding(e.code, severity=ERROR, text=(e.zh, e.en))
 
 
-def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template, intake: Any) -> None:
+def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template) -> None:
     stored = meta.data.get("fingerprint")
     recomputed = fingerprint(tpl.digest(), meta.issued)
     prop = meta.custom.get("wbtool.fingerprint")
@@ -274,7 +277,7 @@ def parse_number_text(text: str) -> tuple[float | None, str | None, str]:
     return float(num), _HINT_OPS.get(prefix or ""), unit or ""
 
 
-def _hint(text: str, lang_unit: str | None = None) -> str:
+def _hint(text: str) -> str:
     n, op, unit = parse_number_text(text)
     if n is None:
         return ""
