@@ -561,7 +561,7 @@ def test_execution_above_100_percent(books):
 def test_execution_below_threshold_needs_an_explanation(books):
     rep = books.report("se_low_execution")
     f = one(rep, "V013", severity=ERROR, indicator="预算执行率", **at(LS, "rate.execution.explain"))
-    assert "80" in f.values["reason"] and "90%" in f.values["reason"]
+    assert "80" in f.message() and "90%" in f.message()
     assert score_of(rep, "预算执行率") == (8, 8)
     no_disagreement(rep)
 
@@ -595,9 +595,9 @@ def test_explanation_missing(books):
     rep = books.report("se_explain_missing")
     rows = {n: books.rows[f"se_explain_missing:{n}"] for n in ("培训人数", "书籍配发")}
     low = one(rep, "V013", severity=ERROR, indicator="培训人数", **at(LS, "explain", rows["培训人数"]))
-    assert "7.5" in low.values["reason"] and "10" in low.values["reason"]
+    assert "7.5" in low.message() and "10" in low.message()
     over = one(rep, "V013", severity=ERROR, indicator="书籍配发", **at(LS, "explain", rows["书籍配发"]))
-    assert "120%" in over.values["reason"]
+    assert "120%" in over.message()
     assert len(findings(rep, "V013")) == 2
     no_disagreement(rep)
 

@@ -410,7 +410,7 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_ro
             gr = grade_names.get(str(grade).strip()) if grade not in (None, "") else None
             if gr is None:
                 rep.findings.append(Finding("V008", **where("grade"), values={
-                    "problem": "缺失" if grade in (None, "") else "无效", "value": grade,
+                    "problem": Bi("缺失", "missing") if grade in (None, "") else Bi("无效", "unknown"), "value": grade,
                     "options": "、".join(x.name for x in tpl.grades)}))
             m = _number_problem(rep, L, snap, "manual", r, _col("col.manual"), True)
             if gr is not None and m is not None and w is not None:
@@ -510,7 +510,8 @@ def _funds(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
             e = L.slots[f"rate.{rt.id}.explain"]
             if str(snap.values.get((e.key, None)) or "").strip() == "":
                 rep.findings.append(Finding("V013", sheet=L.sheet("budget"), cell=L.a1(e), indicator=rt.label,
-                                            values={"reason": f"{rt.label} {rate:.2%} 低于 {rt.explain_below:.0%}"}))
+                                            values={"reason": Bi(f"{rt.label} {rate:.2%} 低于 {rt.explain_below:.0%}",
+                                                                 f"{rt.en} {rate:.2%} is below {rt.explain_below:.0%}")}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,8 +548,13 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
                                    L.sheet("scoring"), L.a1(sc, r)))
         if computed.get(("need", r)) == yes and str(snap.values.get(("explain", r)) or "").strip() == "":
             w = snap.values.get(("weight", r))
-            reason = (f"得分 {s:g} 低于分值 {w:g}" if isinstance(s, (int, float)) and isinstance(w, (int, float)) and s < w
-                      else f"完成值达到指标值的 {tpl.overshoot:.0%} 及以上")
+            a, t = snap.values.get(("actual", r)), snap.values.get(("target", r))
+            if isinstance(s, (int, float)) and isinstance(w, (int, float)) and s < w:
+                reason = Bi(f"得分 {s:g} 低于分值 {w:g}", f"the score {s:g} is below the weight {w:g}")
+            elif snap.values.get(("unit", r)) == tpl.date_unit and isinstance(a, (int, float)) and isinstance(t, (int, float)) and a > t:
+                reason = Bi("时效指标逾期完成", "the deadline was missed")
+            else:
+                reason = Bi(f"完成值达到指标值的 {tpl.overshoot:.0%} 及以上", f"the actual reached {tpl.overshoot:.0%} of the target or more")
             rep.findings.append(Finding("V013", sheet=L.sheet("actuals"), cell=L.a1(L.slots["explain"], r),
                                         indicator=_indicator(L, snap, r), values={"reason": reason}))
     for rt in tpl.rates:
