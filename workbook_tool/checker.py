@@ -24,7 +24,6 @@ from .labels import LABELS, label
 from . import signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
-from .rules import ops_for
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .writer import fingerprint
 
@@ -300,7 +299,7 @@ def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int
                     required: bool, allow_negative: bool = True, date: bool = False) -> float | None:
     """Validate a cell that must hold a number; report and return None when it does not."""
     slot = L.slots[key]
-    v, raw = snap.values.get((key, r)), snap.raw.get((key, r))
+    v = snap.values.get((key, r))
     where = dict(sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r))
     if isinstance(v, XLError):
         rep.findings.append(Finding("V022", **where, values={"what": what, "value": str(v)}))

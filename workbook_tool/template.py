@@ -326,7 +326,7 @@ def _check_grade_bands(v: _V, grades: list[Grade]) -> None:
             raise v.fail(f"scoring.qualitative_grades[{name}]", "min below max", (lo, hi))
     if spans[0][0] != 0 or spans[-1][1] != 1:
         raise v.fail("scoring.qualitative_grades", "bands covering 0 to 1 / 区间应覆盖 0–100%", [(a, b) for a, b, _ in spans])
-    for (lo1, hi1, n1), (lo2, hi2, n2) in zip(spans, spans[1:]):
+    for (_, hi1, n1), (lo2, _, n2) in zip(spans, spans[1:]):
         if abs(hi1 - lo2) > 1e-12:
             raise v.fail(f"scoring.qualitative_grades[{n2}].min",
                          f"equal to the max of {n1} ({hi1}); bands overlap or leave a gap / 区间重叠或有空档", lo2)

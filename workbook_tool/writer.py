@@ -380,7 +380,6 @@ class _Writer:
             return f"${xl_col_to_name(s.col)}{FIRST_ROW + 1}"
 
         s = L.slots
-        ops_text = ["定性", "评分"]
         dv(s["level"], {"validate": "list", "source": "=lst_levels"},
            "一级指标" if zh else "Level 1", "请从下拉列表选择一级指标" if zh else "Choose a level from the list")
         dv(s["category"], {"validate": "list", "source": "=lst_categories"},
@@ -441,8 +440,7 @@ class _Writer:
         cf("manual", f'=AND(ISNUMBER({col("manual")}),OR({col("manual")}<0,{col("manual")}>{col("a_weight")}))', red)
         cf("band", f'={col("band")}="{label("v.out_of_band", lang)}"', red)
         cf("need", f'={col("need")}="{yes}"', amber)
-        for sheet_key, target_key, unit_key in (("indicators", "target", "unit"), ("actuals", "a_target", "a_unit"),
-                                                ("actuals", "actual", "a_unit")):
+        for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
             cf(target_key, f'={col(unit_key)}="{self.tpl.date_unit}"', date_fmt)
         for i, _ in enumerate(self.tpl.levels):
             k = f"lv.{i}.check"
