@@ -326,10 +326,7 @@ def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int
     return x
 
 
-def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_rows_of: list[int]) -> None:
-    na_label = label("v.na", L.lang)
-    grade_names = {g.name: g for g in tpl.grades} | {g.short: g for g in tpl.grades}
-    levels = {lv.name: lv for lv in tpl.levels}
+def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_rows: list[int]) -> None:
     for f in ("name", "department", "unit", "year"):
         s = L.slots[f"hdr.{f}"]
         if snap.values.get((s.key, None)) in (None, ""):
@@ -339,96 +336,129 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_ro
             s = L.slots[k]
             rep.findings.append(Finding("V025", sheet=L.sheet(s.sheet), cell=L.a1(s, r), indicator=_indicator(L, snap, r),
                                         values={"what": s.header or k, "n": len(v)}))
-    issued_rows = set(issued_rows_of)
+    issued = set(issued_rows)
     for r in L.rows():
-        g = lambda k: snap.values.get((k, r))  # noqa: E731
-        used_row = any(g(k) not in (None, "") for k in ("level", "name", "op", "weight"))
-        if not used_row:
-            continue
-        if issued_rows and r not in issued_rows:
-            rep.findings.append(Finding("V032", sheet=L.sheet("indicators"), cell=L.a1(L.slots["name"], r),
-                                        indicator=_indicator(L, snap, r)))
-        where = lambda k: dict(sheet=L.sheet(L.slots[k].sheet), cell=L.a1(L.slots[k], r), indicator=_indicator(L, snap, r))  # noqa: E731
-        lv = g("level")
-        if lv not in levels or not levels[lv].categories:
-            rep.findings.append(Finding("V016", **where("level"), values={"what": _col("col.level"), "value": lv,
-                                                                        "options": "、".join(x.name for x in tpl.indicator_levels())}))
-        elif g("category") not in (None, "") and g("category") not in levels[lv].categories:
-            rep.findings.append(Finding("V016", **where("category"), values={"what": _col("col.category"), "value": g("category"),
-                                                                           "options": "、".join(levels[lv].categories)}))
-        if g("name") in (None, ""):
-            rep.findings.append(Finding("V001", **where("name"), values={"what": _col("col.name")}))
-        op = g("op")
-        if op not in tpl.operators:
-            fix = _LOOKALIKE.get(str(op).strip()) if op is not None else None
-            if op in (None, ""):
-                rep.findings.append(Finding("V001", **where("op"), values={"what": _col("col.op")}))
-            else:
-                rep.findings.append(Finding("V003", **where("op"), values={"value": op, "hint": f"（应为 {fix}）" if fix else
-                                                                         f"（可选：{' '.join(tpl.operators)}）"}))
-        w = _number_problem(rep, L, snap, "weight", r, _col("col.weight"), True, allow_negative=False)
-        if w is not None and w < 0:
-            rep.findings.append(Finding("V019", **where("weight"), values={"value": w}))
-        na = g("na")
-        is_na = isinstance(na, str) and na.strip() == na_label
-        if is_na and not tpl.not_applicable:
-            rep.findings.append(Finding("V020", **where("na")))
-        elif na not in (None, "") and not is_na:
-            rep.findings.append(Finding("V016", **where("na"), values={"what": _col("col.na"), "value": na, "options": na_label}))
-        if is_na:
-            if tpl.not_applicable and str(g("explain") or "").strip() == "":
-                rep.findings.append(Finding("V021", **where("explain")))
-            if r in issued_rows:
-                rep.findings.append(Finding("V031", **where("na")))
-            continue
-        rule = _rule_of(op)
-        date_row = g("unit") == tpl.date_unit
-        dated = isinstance(snap.raw.get(("target", r)), dt.date) or isinstance(snap.raw.get(("actual", r)), dt.date)
-        if (date_row or dated) and not (rule == "reverse" and date_row):
-            rep.findings.append(Finding("V029", **where("op"), values={"op": op, "unit": g("unit") or "", "date_unit": tpl.date_unit}))
-        t = None
-        if rule in ("positive", "equal", "reverse"):
-            tv = g("target")
-            if isinstance(tv, str) or tv is None:
-                rep.findings.append(Finding("V018", **where("target"), values={"value": tv, "hint": _hint(str(tv or ""))}))
-            else:
-                t = _number_problem(rep, L, snap, "target", r, _col("col.target"), True)
-            if t == 0:
-                rep.findings.append(Finding("V027", **where("target"), values={"op": op}))
-            a = _number_problem(rep, L, snap, "actual", r, _col("col.actual"), True, date=date_row)
-            if a is not None and a < 0:
-                rep.findings.append(Finding("V028", **where("actual"), values={"value": a}))
-            if date_row and rule == "reverse" and a is not None and t is not None and a > t:
-                m = g("manual")
-                if isinstance(m, (int, float)) and not isinstance(m, bool) and w is not None and m >= w:
-                    rep.findings.append(Finding("V030", **where("manual"), values={"score": m, "weight": w}))
-            if a is not None and t is not None and not date_row:
-                _scale_checks(rep, L, snap, r, a, t, g("unit"), rule)
-        if rule == "qualitative":
-            grade = g("grade")
-            gr = grade_names.get(str(grade).strip()) if grade not in (None, "") else None
-            if gr is None:
-                rep.findings.append(Finding("V008", **where("grade"), values={
-                    "problem": Bi("缺失", "missing") if grade in (None, "") else Bi("无效", "unknown"), "value": grade,
-                    "options": "、".join(x.name for x in tpl.grades)}))
-            m = _number_problem(rep, L, snap, "manual", r, _col("col.manual"), True)
-            if gr is not None and m is not None and w is not None:
-                lo, hi = w * gr.min, w * gr.max
-                inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
-                if not inside:
-                    rep.findings.append(Finding("V009", **where("manual"), values={"grade": gr.name, "lo": lo, "hi": hi, "score": m}))
-        if rule == "manual" or (rule == "reverse" and date_row and _late(g)):
-            _number_problem(rep, L, snap, "manual", r, _col("col.manual"), True)
-        m = g("manual")
-        if w is not None and isinstance(m, (int, float)) and not isinstance(m, bool) and not (0 <= m <= w + 1e-9):
-            rep.findings.append(Finding("V010", **where("manual"), values={"score": m, "weight": w}))
+        _RowCheck(rep, L, snap, tpl, r).run(issued)
     _weights(rep, L, snap, tpl)
     _funds(rep, L, snap, tpl)
 
 
-def _late(g: Any) -> bool:
-    a, t = g("actual"), g("target")
-    return isinstance(a, (int, float)) and isinstance(t, (int, float)) and a > t
+@dataclass
+class _RowCheck:
+    """The input checks of one indicator row (what the unit typed against what the rules need)."""
+
+    rep: FileReport
+    L: Layout
+    snap: Snapshot
+    tpl: Template
+    r: int
+
+    def g(self, key: str) -> Any:
+        return self.snap.values.get((key, self.r))
+
+    def add(self, code: str, key: str, **values: Any) -> None:
+        slot = self.L.slots[key]
+        self.rep.findings.append(Finding(code, sheet=self.L.sheet(slot.sheet), cell=self.L.a1(slot, self.r),
+                                         indicator=_indicator(self.L, self.snap, self.r), values=values))
+
+    def number(self, key: str, what: Bi, required: bool = True, **kw: Any) -> float | None:
+        return _number_problem(self.rep, self.L, self.snap, key, self.r, what, required, **kw)
+
+    def run(self, issued: set[int]) -> None:
+        if all(self.g(k) in (None, "") for k in ("level", "name", "op", "weight")):
+            return  # an unused row
+        if issued and self.r not in issued:
+            self.add("V032", "name")
+        self.classification()
+        w = self.number("weight", _col("col.weight"))
+        if w is not None and w < 0:
+            self.add("V019", "weight", value=w)
+            w = None
+        if self.not_applicable(issued):
+            return
+        rule = _rule_of(self.g("op"))
+        if rule in ("positive", "equal", "reverse"):
+            self.quantitative(rule, w)
+        if rule == "qualitative":
+            self.qualitative(w)
+        if rule == "manual":
+            self.number("manual", _col("col.manual"))
+        m = self.g("manual")
+        if w is not None and isinstance(m, (int, float)) and not isinstance(m, bool) and not (0 <= m <= w + 1e-9):
+            self.add("V010", "manual", score=m, weight=w)
+
+    def classification(self) -> None:
+        tpl, levels = self.tpl, {lv.name: lv for lv in self.tpl.levels}
+        lv, cat = self.g("level"), self.g("category")
+        if lv not in levels or not levels[lv].categories:
+            self.add("V016", "level", what=_col("col.level"), value=lv,
+                     options="、".join(x.name for x in tpl.indicator_levels()))
+        elif cat not in (None, "") and cat not in levels[lv].categories:
+            self.add("V016", "category", what=_col("col.category"), value=cat, options="、".join(levels[lv].categories))
+        if self.g("name") in (None, ""):
+            self.add("V001", "name", what=_col("col.name"))
+        op = self.g("op")
+        if op in (None, ""):
+            self.add("V001", "op", what=_col("col.op"))
+        elif op not in tpl.operators:
+            fix = _LOOKALIKE.get(str(op).strip())
+            self.add("V003", "op", value=op, hint=f"（应为 {fix}）" if fix else f"（可选：{' '.join(tpl.operators)}）")
+
+    def not_applicable(self, issued: set[int]) -> bool:
+        """Validate the 不适用 cell; True when the row is (validly or not) marked not applicable."""
+        na_label = label("v.na", self.L.lang)
+        na = self.g("na")
+        is_na = isinstance(na, str) and na.strip() == na_label
+        if is_na and not self.tpl.not_applicable:
+            self.add("V020", "na")
+        elif na not in (None, "") and not is_na:
+            self.add("V016", "na", what=_col("col.na"), value=na, options=na_label)
+        if is_na:
+            if self.tpl.not_applicable and str(self.g("explain") or "").strip() == "":
+                self.add("V021", "explain")
+            if self.r in issued:
+                self.add("V031", "na")
+        return is_na
+
+    def quantitative(self, rule: str, w: float | None) -> None:
+        tpl, op = self.tpl, self.g("op")
+        date_row = self.g("unit") == tpl.date_unit
+        dated = any(isinstance(self.snap.raw.get((k, self.r)), dt.date) for k in ("target", "actual"))
+        if (date_row or dated) and not (rule == "reverse" and date_row):
+            self.add("V029", "op", op=op, unit=self.g("unit") or "", date_unit=tpl.date_unit)
+        t = None
+        tv = self.g("target")
+        if isinstance(tv, str) or tv is None:
+            self.add("V018", "target", value=tv, hint=_hint(str(tv or "")))
+        else:
+            t = self.number("target", _col("col.target"))
+        if t == 0:
+            self.add("V027", "target", op=op)
+        a = self.number("actual", _col("col.actual"), date=date_row)
+        if a is not None and a < 0:
+            self.add("V028", "actual", value=a)
+        if a is None or t is None:
+            return
+        if not date_row:
+            _scale_checks(self.rep, self.L, self.snap, self.r, a, t, self.g("unit"), rule)
+        elif rule == "reverse" and a > t:  # a missed deadline: the evaluator's score applies, below 分值
+            m = self.number("manual", _col("col.manual"))
+            if m is not None and w is not None and m >= w:
+                self.add("V030", "manual", score=m, weight=w)
+
+    def qualitative(self, w: float | None) -> None:
+        grades = {g.name: g for g in self.tpl.grades} | {g.short: g for g in self.tpl.grades}
+        grade = self.g("grade")
+        gr = grades.get(str(grade).strip()) if grade not in (None, "") else None
+        if gr is None:
+            self.add("V008", "grade", problem=Bi("缺失", "missing") if grade in (None, "") else Bi("无效", "unknown"),
+                     value=grade, options="、".join(x.name for x in self.tpl.grades))
+        m = self.number("manual", _col("col.manual"))
+        if gr is not None and m is not None and w is not None:
+            lo, hi = w * gr.min, w * gr.max
+            inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
+            if not inside:
+                self.add("V009", "manual", grade=gr.name, lo=lo, hi=hi, score=m)
 
 
 def _rule_of(op: Any) -> str | None:
