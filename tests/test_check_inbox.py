@@ -128,3 +128,31 @@ def test_hostile_cell_contents_become_findings(tmp_path):
     assert ("V029", "党务培训班费用") in got             # a date in a number cell
     assert ("V025", "购买商会党建书籍") in got            # very long text
     assert rep.exit_code() == 1 and not any(f.code == "S099" for f in rep.findings)
+
+
+def test_rows_added_by_the_unit_are_news_only_when_a_project_was_issued(tmp_path):
+    import openpyxl
+
+    from workbook_tool.checker import check_file
+    from workbook_tool.layout import build_layout
+    from workbook_tool.project import parse_project
+    from workbook_tool.template import load_template
+    from workbook_tool.writer import write_workbook
+
+    tpl = load_template("dept-eval")
+    L = build_layout(tpl)
+    row = L.rows()[12]
+    added = {"level": "产出", "category": "产出数量", "name": "新增指标", "op": "≥", "target": 5, "unit": "个", "weight": 40}
+    codes = {}
+    for kind, project in (("blank", None), ("issued", parse_project({"project": {"name": "某项目"}}, tpl))):
+        src = tmp_path / f"{kind}.xlsx"
+        write_workbook(src, tpl, project)
+        wb = openpyxl.load_workbook(src)
+        ws = wb[L.sheet("indicators")]
+        for key, value in added.items():
+            ws.cell(row + 1, L.slots[key].col + 1).value = value
+        wb.save(tmp_path / f"{kind}-filled.xlsx")
+        rep = check_file(tmp_path / f"{kind}-filled.xlsx")
+        codes[kind] = {(f.code, f.indicator) for f in rep.findings}
+    assert ("V032", "新增指标") in codes["issued"]  # a project's list was complete as issued
+    assert not any(c == "V032" for c, _ in codes["blank"])  # a blank workbook is the unit's to fill

@@ -149,7 +149,8 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         rep.finish()
         return rep
     _structure(rep, L, snap, meta)
-    _inputs(rep, L, snap, tpl, meta.issued_rows)
+    # rows beyond the issued ones are news only when a project's full indicator list was issued
+    _inputs(rep, L, snap, tpl, meta.issued_rows if meta.data.get("project_issued") == "1" else [])
     _rescore(rep, L, snap, tpl)
     rep.finish()
     return rep

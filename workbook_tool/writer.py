@@ -328,6 +328,8 @@ class _Writer:
             ("template_digest", tpl.digest()),
             ("lang", self.lang),
             ("indicator_rows", str(tpl.indicator_rows)),
+            # a project's indicator list is complete as issued; a blank workbook is for the unit to fill
+            ("project_issued", "1" if self.project is not None else "0"),
             ("fingerprint", fp),
             ("created", dt.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")),
         ]
