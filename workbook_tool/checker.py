@@ -551,7 +551,8 @@ def _blankish(v: Any) -> bool:
     return v is None or v == ""
 
 
-def _agree(py: Any, wb: Any) -> bool:
+def agree(py: Any, wb: Any) -> bool:
+    """A cached result matches Python's (blank ≡ empty text; numbers within TOLERANCE)."""
     if _blankish(py) and _blankish(wb):
         return True
     if isinstance(py, bool) or isinstance(wb, bool):
@@ -605,20 +606,20 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         rep.findings.append(Finding("X002", sheet=L.sheet("scoring"), cell=L.a1(L.slots["tot.score"])))
         return
     digest_py, digest_wb = computed.get(("tot.digest", None)), snap.cached.get(("tot.digest", None))
-    stale = not _agree(digest_py, digest_wb)
+    stale = not agree(digest_py, digest_wb)
     disagreements = []
     for (k, r), py in computed.items():
         if (k, r) not in snap.formulas or snap.formulas[(k, r)] is None:
             continue  # replaced formulas are reported by the structure check
         wb = snap.cached.get((k, r))
-        if not _agree(py, wb):
+        if not agree(py, wb):
             disagreements.append((k, r, py, wb))
     if disagreements:
         # a ROUND within ulps of a half is settled differently by different spreadsheets: accept
         # a workbook that is consistent with either way of settling it
         alternatives = [evaluate(L, snap.values, mode) for mode in ("half-up", "half-down")]
         disagreements = [(k, r, py, wb) for k, r, py, wb in disagreements
-                         if not any(_agree(alt.get((k, r)), wb) for alt in alternatives)]
+                         if not any(agree(alt.get((k, r)), wb) for alt in alternatives)]
     if stale or (disagreements and snap.calc_mode == "manual"):
         detail = (f"输入校验和：工作簿 {digest_wb!r}，当前输入 {digest_py!r}" if stale
                   else "工作簿为手动计算模式")

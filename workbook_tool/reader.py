@@ -14,7 +14,6 @@ from typing import Any
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .errors import WbtoolError
 from .expr import XLError
 from .layout import CONST, FORMULA, HEADER_ROW, SHEETS, Layout
 from .labels import LABELS
@@ -191,13 +190,3 @@ def _find_end(ws: Worksheet, L: Layout) -> int | None:
         if ws.cell(r, 1).value in markers:
             return r - 1
     return None
-
-
-def issued_key_to_cell(key: str) -> tuple[str, str]:
-    sheet, a1 = key.split("!", 1)
-    return sheet, a1
-
-
-def require(cond: bool, code: str, zh: str, en: str) -> None:
-    if not cond:
-        raise WbtoolError(code, zh, en)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .checker import FileReport
+from .checker import FileReport, agree
 from .findings import ERROR, INFO, WARNING
 
 SCHEMA_VERSION = 1
@@ -92,7 +92,7 @@ def to_text(reports: list[FileReport], lang: str = "zh", strict: bool = False) -
         if r.scores:
             out.append(f"  {t['no']:>4}  {t['level']:<8} {t['ind']:<26} {t['w']:>6} {t['py']:>8} {t['wb']:>8}")
             for s in r.scores:
-                mark = "" if _close(s.python, s.workbook) or not r.recalculated else "  ≠"
+                mark = "" if agree(s.python, s.workbook) or not r.recalculated else "  ≠"
                 no = str(s.no) if s.no else "·"
                 out.append(f"  {no:>4}  {s.level:<8} {s.name[:26]:<26} {_fmt(s.weight):>6} {_fmt(s.python):>8} "
                            f"{_fmt(s.workbook if r.recalculated else None):>8}{mark}")
@@ -105,12 +105,6 @@ def to_text(reports: list[FileReport], lang: str = "zh", strict: bool = False) -
     for r in reports:
         out.append(summary_line(r, t, strict))
     return "\n".join(out)
-
-
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return abs(a - b) <= 0.005
-    return (a in (None, "") and b in (None, "")) or a == b
 
 
 def summary_line(r: FileReport, t: dict[str, str], strict: bool) -> str:
