@@ -17,11 +17,11 @@ from typing import Any
 from . import catalogue  # noqa: F401  (registers the codes)
 from .engine import evaluate
 from .errors import UnreadableFile, WbtoolError
-from .expr import XLError, xl_round
+from .expr import SETTLE_DIGITS, XLError, xl_round
 from .findings import ERROR, WARNING, Bi, Finding
 from .intake import read_workbook
 from .labels import LABELS, label
-from . import signing
+from . import rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .template import Template, builtin_templates, load_template, ruleset_digest
@@ -357,6 +357,10 @@ class _RowCheck:
     def g(self, key: str) -> Any:
         return self.snap.values.get((key, self.r))
 
+    def env(self) -> dict[str, Any]:
+        """The row's inputs as the rule expressions see them."""
+        return _row_env(self.L, self.snap, self.r)
+
     def add(self, code: str, key: str, **values: Any) -> None:
         slot = self.L.slots[key]
         self.rep.findings.append(Finding(code, sheet=self.L.sheet(slot.sheet), cell=self.L.a1(slot, self.r),
@@ -442,7 +446,7 @@ class _RowCheck:
             return
         if not date_row:
             _scale_checks(self.rep, self.L, self.snap, self.r, a, t, self.g("unit"), rule)
-        elif rule == "reverse" and a > t:  # a missed deadline: the evaluator's score applies, below 分值
+        elif rules.late(tpl).eval(self.env()):  # a missed deadline: the evaluator's score applies, below 分值
             m = self.number("manual", _col("col.manual"))
             if m is not None and w is not None and m >= w:
                 self.add("V030", "manual", score=m, weight=w)
@@ -460,6 +464,10 @@ class _RowCheck:
             inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
             if not inside:
                 self.add("V009", "manual", grade=gr.name, lo=lo, hi=hi, score=m)
+
+
+def _row_env(L: Layout, snap: Snapshot, r: int) -> dict[str, Any]:
+    return {s.key: snap.values.get((s.key, r)) for s in L.columns() if s.kind != FORMULA}
 
 
 def _rule_of(op: Any) -> str | None:
@@ -536,7 +544,7 @@ def _funds(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         rate = num / den
         if rate > 1 + 1e-9:
             rep.findings.append(Finding("V014", **where, values={"what": rt.label, "rate": rate}))
-        if rt.explain_below is not None and rate < rt.explain_below:
+        if rt.explain_below is not None and xl_round(rate, SETTLE_DIGITS) < rt.explain_below:  # as rules.rate_need_explain
             e = L.slots[f"rate.{rt.id}.explain"]
             if str(snap.values.get((e.key, None)) or "").strip() == "":
                 rep.findings.append(Finding("V013", sheet=L.sheet("budget"), cell=L.a1(e), indicator=rt.label,
@@ -579,10 +587,9 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
                                    L.sheet("scoring"), L.a1(sc, r)))
         if computed.get(("need", r)) == yes and str(snap.values.get(("explain", r)) or "").strip() == "":
             w = snap.values.get(("weight", r))
-            a, t = snap.values.get(("actual", r)), snap.values.get(("target", r))
             if isinstance(s, (int, float)) and isinstance(w, (int, float)) and s < w:
                 reason = Bi(f"得分 {s:g} 低于分值 {w:g}", f"the score {s:g} is below the weight {w:g}")
-            elif snap.values.get(("unit", r)) == tpl.date_unit and isinstance(a, (int, float)) and isinstance(t, (int, float)) and a > t:
+            elif rules.late(tpl).eval(_row_env(L, snap, r)):
                 reason = Bi("时效指标逾期完成", "the deadline was missed")
             else:
                 reason = Bi(f"完成值达到指标值的 {tpl.overshoot:.0%} 及以上", f"the actual reached {tpl.overshoot:.0%} of the target or more")
@@ -614,12 +621,6 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         wb = snap.cached.get((k, r))
         if not agree(py, wb):
             disagreements.append((k, r, py, wb))
-    if disagreements:
-        # a ROUND within ulps of a half is settled differently by different spreadsheets: accept
-        # a workbook that is consistent with either way of settling it
-        alternatives = [evaluate(L, snap.values, mode) for mode in ("half-up", "half-down")]
-        disagreements = [(k, r, py, wb) for k, r, py, wb in disagreements
-                         if not any(agree(alt.get((k, r)), wb) for alt in alternatives)]
     if stale or (disagreements and snap.calc_mode == "manual"):
         detail = (f"输入校验和：工作簿 {digest_wb!r}，当前输入 {digest_py!r}" if stale
                   else "工作簿为手动计算模式")

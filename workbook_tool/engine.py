@@ -7,24 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .expr import ROUNDING
 from .layout import FORMULA, Layout, evaluation_order
 
 Inputs = Mapping[tuple[str, int | None], Any]  # (slot key, row or None) → value as read
 
 
-def evaluate(L: Layout, inputs: Inputs, rounding: str = "decimal15") -> dict[tuple[str, int | None], Any]:
-    """All formula values, keyed like ``inputs``. Inputs are non-formula slots (issued/input/const).
-
-    ``rounding`` settles ROUNDs within a few ulps of a half (see expr.ROUNDING)."""
-    token = ROUNDING.set(rounding)
-    try:
-        return _evaluate(L, inputs)
-    finally:
-        ROUNDING.reset(token)
-
-
-def _evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
+def evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
+    """All formula values, keyed like ``inputs``. Inputs are non-formula slots (issued/input/const)."""
     col_formulas, scalar_formulas = evaluation_order(L)
     out: dict[tuple[str, int | None], Any] = {}
     columns = L.columns()

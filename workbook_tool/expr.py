@@ -8,12 +8,18 @@ spreadsheet's semantics where they matter for scoring: blanks count as 0 in arit
 arithmetic is ``#VALUE!``, IF is lazy, numeric comparisons are made at 15 significant digits (as
 Excel and LibreOffice do), and ROUND rounds half away from zero after taking 15 significant digits.
 
+Engines still differ in the last bits (Gnumeric computes in extended precision, compares exactly
+and has no 15-digit step; cancellation defeats even that step). So the rules never ROUND or compare
+a computed double directly: :func:`round_decimal` and :func:`settle` first round it to
+``SETTLE_DIGITS`` decimals, far below any score's precision and far above float noise. Each engine,
+and this evaluator, then lands on the *decimal* answer (domain.md §3): 6 × (1 − (6.392 − 3.2)/3.2)
+is 0.015 → 0.02, although the double computed for it lies a hair below the half.
+
 Only classic functions (compat.md's whitelist) can be expressed, so no ``_xlfn.`` function can slip
 into a generated workbook.
 """
 from __future__ import annotations
 
-import contextvars
 import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,7 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 #: Functions an expression may call; all classic, computed by Excel 2007+, WPS and LibreOffice.
 FUNCTIONS = frozenset(
-    {"IF", "AND", "OR", "NOT", "MIN", "MAX", "ROUND", "ISNUMBER", "SUM", "SUMIF", "LEN", "TRIM", "ABS", "COUNTIF"}
+    {"IF", "AND", "OR", "NOT", "MIN", "MAX", "ROUND", "ISNUMBER", "SUM", "SUMIF", "LEN", "TRIM", "ABS", "COUNTIF",
+     "INT"}
 )
 #: The classic-function whitelist (compat.md) that tests hold every generated formula to.
 CLASSIC_FUNCTIONS = frozenset(
@@ -29,6 +36,7 @@ CLASSIC_FUNCTIONS = frozenset(
         "IF", "AND", "OR", "NOT", "MIN", "MAX", "SUM", "SUMIF", "SUMIFS", "SUMPRODUCT", "COUNTIF",
         "COUNTIFS", "COUNTA", "INDEX", "MATCH", "ROUND", "ABS", "ISNUMBER", "ISBLANK", "ISERROR",
         "IFERROR", "LEN", "TRIM", "DATE", "TEXT",
+        "INT",  # (Excel 2.0 onwards, every engine: the calendar day of a date-time)
     }
 )
 
@@ -43,27 +51,14 @@ DIV0 = XLError("#DIV/0!")
 Blank = None  # an empty cell
 
 
-#: How ROUND settles a value within a few ulps of a half (e.g. 0.06499999999999995 at 2 decimals).
-#: Spreadsheets disagree there (LibreOffice 7.4 gives 0.07 where the 15-digit rule of domain.md
-#: gives 0.06), so the checker evaluates ambiguous cases both ways ("half-up", "half-down") and
-#: accepts either; "decimal15" is the rule itself: 15 significant digits, then half away from zero.
-ROUNDING: contextvars.ContextVar[str] = contextvars.ContextVar("wbtool_rounding", default="decimal15")
-NEAR_HALF = 1e-12  # relative distance from a half that counts as ambiguous
+#: Decimals a computed value is settled to before it is rounded or compared (see the module doc).
+SETTLE_DIGITS = 10
 
 
 def xl_round(x: float, digits: int = 2) -> float:
-    """Spreadsheet ROUND, half away from zero (see ROUNDING for values right at a half)."""
+    """Spreadsheet ROUND: 15 significant digits, then half away from zero (Excel and LibreOffice)."""
     if x == 0 or not math.isfinite(x) or abs(x) >= 1e15:
         return x  # no decimals left to round at 15 significant digits
-    mode = ROUNDING.get()
-    if mode != "decimal15":
-        scaled = abs(x) * 10.0 ** digits
-        lower = math.floor(scaled)
-        if abs(scaled - lower - 0.5) <= NEAR_HALF * max(1.0, scaled):
-            # an exact half (0.625) rounds away from zero everywhere; only inexact ones are in doubt
-            down = mode == "half-down" and scaled - lower < 0.5
-            v = (lower if down else lower + 1) / 10.0 ** digits
-            return math.copysign(v, x) if v != 0 else 0.0
     d = Decimal(f"{abs(x):.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return math.copysign(float(d), x) if d != 0 else 0.0
 
@@ -366,6 +361,9 @@ def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
     if name == "ABS":
         n = _num(vals[0])
         return n if isinstance(n, XLError) else abs(n)
+    if name == "INT":
+        n = _num(vals[0])
+        return n if isinstance(n, XLError) else float(math.floor(n))
     if name == "ROUND":
         n, d = _num(vals[0]), _num(vals[1])
         if isinstance(n, XLError):
@@ -435,6 +433,19 @@ COUNTIF = _fn("COUNTIF")
 LEN = _fn("LEN")
 TRIM = _fn("TRIM")
 ABS = _fn("ABS")
+INT = _fn("INT")
+
+
+def settle(e: Expr) -> Expr:
+    """A computed value rounded to SETTLE_DIGITS decimals, for comparing at a boundary (a ratio at
+    exactly 120 %, a score at exactly a band edge): the decimal answer on every engine."""
+    return ROUND(e, SETTLE_DIGITS)
+
+
+def round_decimal(e: Expr, digits: int) -> Expr:
+    """ROUND(ROUND(x, 10), d): x.xx5 in decimals rounds up on every engine, whatever float noise
+    cancellation left below the half (domain.md §3)."""
+    return ROUND(settle(e), digits)
 
 
 def is_blank_text(e: Expr) -> Expr:

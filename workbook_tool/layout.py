@@ -14,7 +14,7 @@ from typing import Any
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from . import rules
-from .expr import IF, ROUND, SUM, Expr, Num, Range, Var, render
+from .expr import ROUND, SUM, Expr, Num, Range, Var, render
 from .labels import label
 from .template import Template
 
@@ -275,8 +275,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L.add(Slot(p + ".name", "summary", 0, r, CONST, value=lv.name if lang == "zh" else (lv.en or lv.name), fmt="label"))
         L.add(Slot(p + ".weight", "summary", 1, r, FORMULA, expr=Var(f"lv.{i}.weight") + 0, fmt="num_out"))
         L.add(Slot(p + ".score", "summary", 2, r, FORMULA, expr=Var(f"lv.{i}.score") + 0, fmt="num_out"))
-        w = Var(p + ".weight")
-        L.add(Slot(p + ".rate", "summary", 3, r, FORMULA, expr=IF(w > 0, ROUND(Var(p + ".score") / w, 4), ""), fmt="pct_out"))
+        L.add(Slot(p + ".rate", "summary", 3, r, FORMULA, expr=rules.score_rate(p + ".score", p + ".weight"), fmt="pct_out"))
     r = srow + 1 + n_lv
     L.add(Slot("sum.total.label", "summary", 0, r, CONST, value=lab("tot.score"), fmt="label_bold"))
     L.add(Slot("sum.total", "summary", 2, r, FORMULA, expr=Var("tot.score") + 0, fmt="total_out"))

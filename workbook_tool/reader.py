@@ -116,8 +116,18 @@ def normalise_formula(f: str) -> str:
 def _norm_code(s: str) -> str:
     s = s.replace("$", "").replace("'", "").replace(" ", "").upper()
     s = s.replace("_XLFN.", "")
-    # numbers: 1.0 / 1.20 / .5 written differently by other applications
-    return re.sub(r"(?<![A-Z0-9_.])(\d+\.\d*?)0+(?![\d])", lambda m: m.group(1).rstrip("."), s)
+    # numbers as other applications re-serialise them: 1.0 / 1.20 (LibreOffice), and Gnumeric's 21
+    # significant digits (1.2 → 1.20000000000000000004, 0.9 → 0.899999999999999999978): compared
+    # at the 15 significant digits a double holds
+    return _NUMBER.sub(lambda m: _norm_number(m.group(0)), s)
+
+
+_NUMBER = re.compile(r"(?<![A-Z0-9_.])\d+\.\d*(?:E[+-]?\d+)?(?![\d])")
+
+
+def _norm_number(text: str) -> str:
+    x = float(f"{float(text):.15g}")
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 @dataclass

@@ -6,11 +6,19 @@ Python. Profile settings (reverse formula, bands, thresholds, rounding) come fro
 
 Variable names of one indicator row: ``op target unit weight actual grade manual na`` (inputs) and
 ``score`` (the computed score, used by the flags). ``X[]`` names a whole column, for SUMIF.
+
+Every ROUND of a computed score, rate or total goes through :func:`~workbook_tool.expr.round_decimal`
+and every boundary test on a computed value through :func:`~workbook_tool.expr.settle`, so that the
+result is the decimal answer of domain.md §3 on LibreOffice, Gnumeric and (by the same argument)
+Excel and WPS — not whatever side of a half or a threshold the float noise of one engine fell on.
+Inputs typed by a person (a, t, w, an entered score) are exact decimals already and are compared
+as they are.
 """
 from __future__ import annotations
 
 from .expr import (
-    ABS, AND, ANY_OF, IF, ISNUMBER, MAX, MIN, NOT, OR, ROUND, SUM, SUMIF, Expr, Num, Range, Str, Var,
+    ABS, AND, ANY_OF, IF, INT, ISNUMBER, MAX, MIN, NOT, OR, SUM, SUMIF, Expr, Num, Range, Str, Var, round_decimal,
+    settle,
 )
 from .labels import label
 from .template import OPERATOR_RULES, Template
@@ -48,11 +56,20 @@ def entered(m: Expr, w: Expr) -> Expr:
     return IF(ISNUMBER(m), MAX(0, MIN(w, m)), 0)
 
 
+def on_time(a: Expr, t: Expr) -> Expr:
+    """A deadline is met on its calendar day: 2024-10-31 15:30 is on time for 2024-10-31.
+    Only for numbers (INT of text is #VALUE!, and AND/OR evaluate every argument): guard with IF."""
+    return INT(a) <= INT(t)
+
+
+FALSE = Num(0) > 1  # a constant FALSE without a TRUE()/FALSE() call
+
+
 def raw_score(tpl: Template) -> Expr:
     """Unrounded score of a used, applicable row, dispatching on 指标性质."""
     a, t, w, m, op, unit = Var("actual"), Var("target"), Var("weight"), Var("manual"), Var("op"), Var("unit")
     quant_ok = _both_numbers(a, t)
-    deadline = IF(AND(quant_ok, a <= t), w, entered(m, w))
+    deadline = IF(quant_ok, IF(on_time(a, t), w, entered(m, w)), entered(m, w))
     return IF(
         ANY_OF(op, ops_for("positive")), IF(quant_ok, positive(a, t, w), 0),
         IF(ANY_OF(op, ops_for("equal")), IF(quant_ok, equal(a, t, w), 0),
@@ -68,12 +85,12 @@ def used() -> Expr:
 
 def not_applicable(tpl: Template, lang: str) -> Expr:
     if not tpl.not_applicable:
-        return Num(0) > 1  # constant FALSE without a TRUE() call
+        return FALSE
     return Var("na").eq(label("v.na", lang))
 
 
 def score(tpl: Template, lang: str) -> Expr:
-    return IF(NOT(used()), "", IF(not_applicable(tpl, lang), "", ROUND(raw_score(tpl), tpl.rounding)))
+    return IF(NOT(used()), "", IF(not_applicable(tpl, lang), "", round_decimal(raw_score(tpl), tpl.rounding)))
 
 
 def ratio(tpl: Template) -> Expr:
@@ -87,7 +104,8 @@ def ratio(tpl: Template) -> Expr:
 def late(tpl: Template) -> Expr:
     """A deadline (≤ with unit 日期) met after the date: the entered score applies and must be explained."""
     a, t = Var("actual"), Var("target")
-    return AND(ANY_OF(Var("op"), ops_for("reverse")), Var("unit").eq(tpl.date_unit), ISNUMBER(a), ISNUMBER(t), a > t)
+    return AND(ANY_OF(Var("op"), ops_for("reverse")), Var("unit").eq(tpl.date_unit),
+               IF(_both_numbers(a, t), NOT(on_time(a, t)), FALSE))
 
 
 def counted_weight(tpl: Template, lang: str) -> Expr:
@@ -101,7 +119,8 @@ def na_weight(tpl: Template, lang: str) -> Expr:
 def overshoot(tpl: Template) -> Expr:
     """Reaching the over-achievement threshold on a ≥ / = indicator (needs an explanation)."""
     r = Var("ratio")
-    return AND(ANY_OF(Var("op"), ops_for("positive") + ops_for("equal")), ISNUMBER(r), r >= tpl.overshoot)
+    # (ROUND of the blank-text ratio of other rows would be #VALUE!: AND evaluates every argument)
+    return AND(ANY_OF(Var("op"), ops_for("positive") + ops_for("equal")), settle(IF(ISNUMBER(r), r, 0)) >= tpl.overshoot)
 
 
 def need_explain(tpl: Template, lang: str) -> Expr:
@@ -114,8 +133,9 @@ def grade_band(tpl: Template, lang: str) -> Expr:
     g, m, w = Var("grade"), Var("manual"), Var("weight")
     out: Expr = Str(label("v.no_grade", lang))
     for gr in reversed(tpl.grades):
-        upper = (m <= w * gr.max) if gr.max >= 1 else (m < w * gr.max)
-        inside = AND(ISNUMBER(m), m >= w * gr.min, upper)
+        # band edges settled: 9 × 0.8 is 7.2000000000000002 in doubles, and 7.2 is inside 达成
+        upper = (m <= settle(w * gr.max)) if gr.max >= 1 else (m < settle(w * gr.max))
+        inside = AND(ISNUMBER(m), m >= settle(w * gr.min), upper)
         out = IF(ANY_OF(g, [gr.name] + ([gr.short] if gr.short != gr.name else [])),
                  IF(inside, label("v.ok", lang), label("v.out_of_band", lang)), out)
     qualitative = AND(used(), ANY_OF(Var("op"), ops_for("qualitative")), NOT(not_applicable(tpl, lang)))
@@ -143,14 +163,14 @@ def rate_ratio(num: Expr, den: Expr) -> Expr:
 
 def rate_score(ratio_var: str, weight_var: str, tpl: Template) -> Expr:
     r, w = Var(ratio_var), Var(weight_var)
-    return IF(ISNUMBER(r), ROUND(MIN(MAX(r, 0), 1) * w, tpl.rounding), 0)
+    return IF(ISNUMBER(r), round_decimal(MIN(MAX(r, 0), 1) * w, tpl.rounding), 0)
 
 
 def rate_need_explain(ratio_var: str, threshold: float | None, lang: str) -> Expr:
     r = Var(ratio_var)
     if threshold is None:
         return Str("")
-    return IF(ISNUMBER(r), IF(r < threshold, label("v.yes", lang), ""), label("v.yes", lang))
+    return IF(ISNUMBER(r), IF(settle(r) < threshold, label("v.yes", lang), ""), label("v.yes", lang))
 
 
 def column_sum(range_name: str) -> Expr:
@@ -166,6 +186,12 @@ def level_sum(level_name: str, column: str, extra: list[str]) -> Expr:
     return e
 
 
+def score_rate(score_var: str, weight_var: str) -> Expr:
+    """得分率 of a level, as a fraction shown in percent (4 decimals: 97.5 % exactly at a half)."""
+    w = Var(weight_var)
+    return IF(w > 0, round_decimal(Var(score_var) / w, 4), "")
+
+
 def weight_check(weight_var: str, std_var: str, lang: str) -> Expr:
     return IF(ABS(Var(weight_var) - Var(std_var)) > 0.001, label("v.mismatch", lang), "")
 
@@ -173,10 +199,10 @@ def weight_check(weight_var: str, std_var: str, lang: str) -> Expr:
 def total_score(tpl: Template) -> Expr:
     """Σ rounded scores; with 不适用 rows, rescaled to 100 over the applicable weights."""
     raw, weight, na = Var("tot.raw"), Var("tot.weight"), Var("tot.na")
-    plain = ROUND(raw, tpl.rounding)
+    plain = round_decimal(raw, tpl.rounding)
     if not tpl.not_applicable:
         return plain
-    return IF(AND(na > 0, weight - na > 0), ROUND(raw * 100 / (weight - na), tpl.rounding), plain)
+    return IF(AND(na > 0, weight - na > 0), round_decimal(raw * 100 / (weight - na), tpl.rounding), plain)
 
 
 def rating(tpl: Template) -> Expr:
