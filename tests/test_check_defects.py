@@ -183,6 +183,8 @@ def books(tmp_path_factory, soffice, seed_project) -> Books:
         "se_unit_mismatch": (SELF, self_eval({"带动就业": dict(
             name="带动社会投资", op="≥", target=7.29, unit="万元", actual=72890, grade=None, score=None,
             explain="带动社会投资较多")})),
+        # an issued target declared 不适用 by the unit (not the unit's call: V031 is an error by default)
+        "se_issued_na": (SELF, self_eval({"培训人数": dict(na=True, explain="本年未开展培训")})),
         # the unit fills the 满意度 rows itself (not issued), with look-alike operators and a text target
         "se_unissued": (SELF, self_eval(drop=("服务对象满意度",))),
     }
@@ -616,6 +618,28 @@ def test_unit_mismatch_is_a_warning_and_strict_fails(books):
     doc = json.loads(r_strict.output)
     assert doc["exit_code"] == 1 and doc["files"][0]["counts"]["warning"] == 1
     assert doc["files"][0]["counts"]["error"] == 0
+
+
+def test_issued_indicator_marked_not_applicable_is_an_error_quoting_both_totals(books):
+    rep = books.report("se_issued_na")
+    f = one(rep, "V031", **at(LS, "na", books.rows["se_issued_na:培训人数"]))
+    assert f.severity == ERROR and f.indicator == "培训人数"
+    # 9.5 + 80 over 90 applicable points → 99.44; counted (45 ≥ 40 → 10 points) → 99.5
+    assert f.values["with_na"] == 99.44 and f.values["without_na"] == 99.5, f.values
+    assert rep.total_python == 99.44 and rep.exit_code() == 1
+    no_disagreement(rep)
+
+
+def test_template_may_allow_issued_not_applicable(tmp_path):
+    """An office's template can leave the decision to the unit: V031 is then a warning."""
+    import dataclasses
+
+    tpl = dataclasses.replace(SELF, issued_not_applicable=True, version=SELF.version + "+na")
+    p = tmp_path / "allowed.xlsx"
+    write_workbook(p, tpl, parse_project(self_eval({"培训人数": dict(na=True, explain="本年未开展培训")}), tpl, "t"))
+    rep = check_file(p, templates=[tpl])
+    assert [f.severity for f in rep.findings if f.code == "V031"] == [WARNING]
+    assert check_file(p, templates=[SELF]).status == "unreadable"  # (its own version: S002 against the built-in)
 
 
 def test_findings_carry_catalogue_severities(books):

@@ -139,7 +139,7 @@ def test_prefilled_project_header_funds_and_targets(books):
 def test_metadata_is_stored_redundantly(books):
     wb = openpyxl.load_workbook(books["seed"])
     props = {p.name: p.value for p in wb.custom_doc_props.props}
-    assert props["wbtool.template"] == "dept-eval@2024.1"
+    assert props["wbtool.template"] == "dept-eval@2024.2"
     meta = {r[0]: r[1] for r in wb["元数据"].iter_rows(min_row=3, max_col=2, values_only=True) if r[0]}
     assert meta["template_id"] == "dept-eval" and meta["fingerprint"] == props["wbtool.fingerprint"]
     assert len(meta["fingerprint"]) == 64

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import stat
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from workbook_tool import writer
+from workbook_tool import record, writer
 from workbook_tool.checker import check_file
 from workbook_tool.cli import main
 from workbook_tool.layout import build_layout
@@ -67,39 +68,106 @@ def test_wrong_key_is_reported(signed, tmp_path):
     assert "S005" in _codes(rep) and not rep.authenticated
 
 
-def test_target_lowered_together_with_the_hidden_record_is_caught_only_with_the_key(signed, tmp_path):
-    """A careful tamperer edits the target, the issued record and the fingerprint: the HMAC still fails."""
-    k, out = signed
+def _forge(src: Path, dst: Path, edit_record, edit_sheets=None, refingerprint: bool = True) -> None:
+    """Edit the hidden issued record as a careful tamperer would (and, optionally, recompute the plain
+    fingerprint so it matches): openpyxl, like a unit's own script."""
     tpl = load_template("dept-eval")
     L = build_layout(tpl)
-    wb = openpyxl.load_workbook(out)
-    ind = wb[L.sheet("indicators")]
-    tcol = L.slots["target"].col + 1
-    row = next(r for r in L.rows() if ind.cell(r + 1, L.slots["name"].col + 1).value == "商会党建书籍配发")
-    ind.cell(row + 1, tcol).value = 500
+    wb = openpyxl.load_workbook(src)
+    if edit_sheets:
+        edit_sheets(wb, L)
     meta = wb[L.sheet("meta")]
-    import json
-
+    fp = None
     for mrow in meta.iter_rows():
         if mrow[0].value == "issued":
             blob = json.loads("".join(str(c.value) for c in mrow[1:] if c.value))
-            a1 = f"indicators!{L.a1(L.slots['target'], row)}"
-            blob["cells"][a1] = 500
+            edit_record(blob, L)
             mrow[1].value = json.dumps(blob, ensure_ascii=False, sort_keys=True)
             for c in mrow[2:]:
                 c.value = None
-            fp = writer.fingerprint(tpl.digest(), blob["cells"])
-    for mrow in meta.iter_rows():
-        if mrow[0].value == "fingerprint":
-            mrow[1].value = fp
-    for p in wb.custom_doc_props.props:
-        if p.name == "wbtool.fingerprint":
-            p.value = fp
+            fp = record.fingerprint(tpl.digest(), record.parse(mrow[1].value, None))
+    if refingerprint:
+        for mrow in meta.iter_rows():
+            if mrow[0].value == "fingerprint":
+                mrow[1].value = fp
+        for p in wb.custom_doc_props.props:
+            if p.name == "wbtool.fingerprint":
+                p.value = fp
+    wb.save(dst)
+
+
+def _row_of(ws, L, name: str) -> int:
+    return next(r for r in L.rows() if ws.cell(r + 1, L.slots["name"].col + 1).value == name)
+
+
+def test_target_lowered_together_with_the_hidden_record_is_caught_only_with_the_key(signed, tmp_path):
+    """A careful tamperer edits the target, the issued record and the fingerprint: the HMAC still fails."""
+    k, out = signed
+
+    L = build_layout(load_template("dept-eval"))
+    row = _row_of(openpyxl.load_workbook(out)[L.sheet("indicators")], L, "商会党建书籍配发")
+
+    def lower(wb, L):
+        wb[L.sheet("indicators")].cell(row + 1, L.slots["target"].col + 1).value = 500
+
+    def in_record(blob, L):
+        a1 = f"indicators!{L.a1(L.slots['target'], row)}"
+        assert blob["cells"][a1] == 800
+        blob["cells"][a1] = 500
+
     forged = tmp_path / "forged.xlsx"
-    wb.save(forged)
+    _forge(out, forged, in_record, lower)
     assert "S014" not in _codes(check_file(forged))  # the plain fingerprint is fooled ...
     rep = check_file(forged, key=load_key(k))
-    assert "S005" in _codes(rep)                      # ... the signature is not
+    assert "S005" in _codes(rep) and not rep.authenticated  # ... the signature is not
+
+
+@pytest.mark.parametrize("forgery", ["rows emptied", "project_issued false", "version dropped"])
+def test_every_field_of_the_issued_record_is_signed(signed, tmp_path, forgery):
+    """Issue with --key, mark an issued indicator 不适用 and hide it from the record (empty ``rows``, or
+    ``project_issued`` off, or a downgrade to the unversioned record): check --key must not say authentic,
+    and without the key the edit must still show as S004 unless the forger recomputed the fingerprint."""
+    k, out = signed
+
+    def mark_na(wb, L):
+        act = wb[L.sheet("actuals")]
+        act.cell(_row_of(wb[L.sheet("indicators")], L, "商会党建书籍配发") + 1, L.slots["na"].col + 1).value = "不适用"
+
+    def edit(blob, L):
+        if forgery == "rows emptied":
+            blob["rows"] = []
+        elif forgery == "project_issued false":
+            blob["project_issued"] = False
+        else:
+            blob.pop("version")
+            blob.pop("project_issued")
+
+    forged, naive = tmp_path / "forged.xlsx", tmp_path / "naive.xlsx"
+    _forge(out, forged, edit, mark_na)
+    _forge(out, naive, edit, mark_na, refingerprint=False)
+    rep = check_file(forged, key=load_key(k))
+    assert not rep.authenticated and "S005" in _codes(rep), _codes(rep)
+    if forgery != "version dropped":  # (an unversioned record is verified the old way: its fingerprint matches)
+        assert "S004" in _codes(check_file(naive))
+
+
+def test_damaged_record_shapes_are_findings_not_internal_errors(signed, tmp_path):
+    """Metadata JSON of the wrong shape (issued as a list, rows: true): S004, never S099."""
+    k, out = signed
+    for i, bad in enumerate(['["a"]', '{"version": 2, "cells": {}, "rows": true, "project_issued": true}',
+                             '{"version": 2, "cells": [], "rows": [], "project_issued": true}', '{"cells": {"x": {}}}',
+                             "[" * 5000 + "]" * 5000]):
+        L = build_layout(load_template("dept-eval"))
+        wb = openpyxl.load_workbook(out)
+        for mrow in wb[L.sheet("meta")].iter_rows():
+            if mrow[0].value == "issued":
+                mrow[1].value = bad[:32000]
+                for c in mrow[2:]:
+                    c.value = None
+        p = tmp_path / f"bad{i}.xlsx"
+        wb.save(p)
+        codes = _codes(check_file(p, key=load_key(k)))
+        assert "S004" in codes and "S099" not in codes, (bad[:40], codes)
 
 
 def test_check_with_key_names_changed_issued_cells(signed, tmp_path):

@@ -79,7 +79,7 @@ def test_templates_command_lists_builtins():
     r = CliRunner().invoke(main, ["templates"])
     assert r.exit_code == 0
     lines = r.output.splitlines()
-    assert any(l.startswith("self-eval") and "2024.1" in l for l in lines)
+    assert any(l.startswith("self-eval") and "2024.2" in l for l in lines)
     assert any(l.startswith("dept-eval") for l in lines)
 
 

@@ -88,8 +88,10 @@ register(
          "a deadline must use operator ≤ (or ＜) and unit '{date_unit}', found '{op}' '{unit}': otherwise date serial numbers are divided, which is meaningless"),
     Code("V030", ERROR, "逾期未扣分", "Late deadline scored in full",
          "时效指标逾期完成，评定得分 {score:g} 应低于分值 {weight:g}，并说明原因", "the deadline was missed: the entered score {score:g} must be below the weight {weight:g}, with an explanation"),
-    Code("V031", WARNING, "下达指标被标为不适用", "Issued indicator marked not applicable",
-         "财政下达的指标被标为“不适用”，其分值不计入总分：请核实", "an issued indicator was marked not applicable, which removes it from the total: please verify"),
+    Code("V031", ERROR, "下达指标被标为不适用", "Issued indicator marked not applicable",
+         "财政下达的指标被标为“不适用”：是否适用由财政部门决定，请删除“不适用”并如实填报（按不适用计总分 {with_na}，按适用计 {without_na}）",
+         "an issued indicator was marked not applicable: whether it applies is the finance office's decision; remove "
+         "the mark and report the actual (total with it left out {with_na}, counted {without_na})"),
     Code("V032", WARNING, "单位自行增加的指标", "Indicator added by the unit",
          "该指标不在下达的指标中，由单位自行增加：请核实", "this indicator was not issued; the unit added it: please verify"),
     Code("V027", WARNING, "指标值为 0", "Target is zero",

@@ -25,7 +25,7 @@ from . import rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .template import Template, builtin_templates, load_template, ruleset_digest
-from .writer import fingerprint
+from .record import fingerprint
 
 TOLERANCE = 0.005
 MAX_TEXT = 2000
@@ -150,7 +150,7 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         return rep
     _structure(rep, L, snap, meta)
     # rows beyond the issued ones are news only when a project's full indicator list was issued
-    _inputs(rep, L, snap, tpl, meta.issued_rows if meta.data.get("project_issued") == "1" else [])
+    _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])
     _rescore(rep, L, snap, tpl)
     rep.finish()
     return rep
@@ -161,7 +161,7 @@ def _check_signature(rep: FileReport, L: Layout, meta: Meta, tpl: Template, key:
     if not sig:
         rep.findings.append(Finding("S006"))
         return
-    if signing.verify(key, str(sig), tpl.digest(), meta.issued, formulas_digest(L)):
+    if meta.record_error is None and signing.verify(key, str(sig), tpl.digest(), meta.record, formulas_digest(L)):
         rep.authenticated = True
     else:
         rep.findings.append(Finding("S005", values={"key_id": meta.data.get("key_id", "?")}))
@@ -187,8 +187,12 @@ def _fatal(e: WbtoolError) -> Finding:
 
 
 def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template) -> None:
+    if meta.record_error is not None:
+        rep.findings.append(Finding("S004", sheet=None, values={"detail": Bi(f"下达记录已损坏：{meta.record_error}",
+                                                                              f"the issued record is damaged: {meta.record_error}")}))
+        return
     stored = meta.data.get("fingerprint")
-    recomputed = fingerprint(tpl.digest(), meta.issued)
+    recomputed = fingerprint(tpl.digest(), meta.record)
     prop = meta.custom.get("wbtool.fingerprint")
     if stored != recomputed:
         rep.findings.append(Finding("S004", sheet=None, values={"detail": "元数据中的下达内容与指纹不符 / issued data ≠ fingerprint"}))
@@ -225,7 +229,7 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
                                         values={"found": found, "expected": expected}))
     by_cell = {(s.sheet, L.a1(s, r)): (s, r) for s in L.slots.values() if s.kind != FORMULA
                for r in (list(L.rows()) if s.is_column else [None])}
-    for key, issued in meta.issued.items():
+    for key, issued in meta.record.cells.items():
         sheet, a1 = key.split("!", 1)
         hit = by_cell.get((sheet, a1))
         if hit is None:
@@ -340,6 +344,7 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_ro
     issued = set(issued_rows)
     for r in L.rows():
         _RowCheck(rep, L, snap, tpl, r).run(issued)
+    _issued_na_totals(rep, L, snap)
     _weights(rep, L, snap, tpl)
     _funds(rep, L, snap, tpl)
 
@@ -422,7 +427,11 @@ class _RowCheck:
             if self.tpl.not_applicable and str(self.g("explain") or "").strip() == "":
                 self.add("V021", "explain")
             if self.r in issued:
-                self.add("V031", "na")
+                slot = self.L.slots["na"]
+                self.rep.findings.append(Finding(
+                    "V031", severity=WARNING if self.tpl.issued_not_applicable else ERROR, sheet=self.L.sheet(slot.sheet),
+                    cell=self.L.a1(slot, self.r), indicator=_indicator(self.L, self.snap, self.r),
+                    values={"row": self.r, "with_na": "?", "without_na": "?"}))
         return is_na
 
     def quantitative(self, rule: str, w: float | None) -> None:
@@ -464,6 +473,19 @@ class _RowCheck:
             inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
             if not inside:
                 self.add("V009", "manual", grade=gr.name, lo=lo, hi=hi, score=m)
+
+
+def _issued_na_totals(rep: FileReport, L: Layout, snap: Snapshot) -> None:
+    """V031 quotes the total both ways: what marking issued rows 不适用 gained the unit."""
+    v031 = [f for f in rep.findings if f.code == "V031"]
+    if not v031:
+        return
+    counted = dict(snap.values)
+    for f in v031:
+        counted[("na", f.values.pop("row"))] = None
+    with_na, without_na = (evaluate(L, vals).get(("tot.score", None)) for vals in (snap.values, counted))
+    for f in v031:
+        f.values.update(with_na=_show(with_na), without_na=_show(without_na))
 
 
 def _row_env(L: Layout, snap: Snapshot, r: int) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from typing import Any
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import record
 from .expr import XLError
 from .layout import CONST, FORMULA, HEADER_ROW, SHEETS, Layout
 from .labels import LABELS
+from .record import IssuedRecord
 from .writer import META_FIRST_ROW, excel_serial
 
 ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
@@ -26,9 +28,9 @@ ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!
 class Meta:
     data: dict[str, str]
     ruleset: dict[str, Any] | None
-    issued: dict[str, Any]
-    issued_rows: list[int]
+    record: IssuedRecord
     custom: dict[str, Any]
+    record_error: str | None = None  # the stored record is not a record (S004)
 
     @property
     def template_id(self) -> str | None:
@@ -64,7 +66,7 @@ def read_meta(wb_formulas: Workbook) -> Meta | None:
     ws = _meta_sheet(wb_formulas)
     if ws is None:
         if any(k.startswith("wbtool.") for k in custom):
-            return Meta({}, None, {}, [], custom)
+            return Meta({}, None, IssuedRecord(), custom)
         return None
     data: dict[str, str] = {}
     blobs: dict[str, str] = {}
@@ -80,10 +82,14 @@ def read_meta(wb_formulas: Workbook) -> Meta | None:
         return None
     try:
         ruleset = json.loads(blobs["ruleset"]) if "ruleset" in blobs else None
-        issued = json.loads(blobs.get("issued") or "{}")
-    except json.JSONDecodeError:
-        ruleset, issued = None, {}
-    return Meta(data, ruleset, issued.get("cells", {}), issued.get("rows", []), custom)
+    except (json.JSONDecodeError, RecursionError):
+        ruleset = None
+    if not isinstance(ruleset, dict):
+        ruleset = None
+    try:
+        return Meta(data, ruleset, record.parse(blobs.get("issued"), data.get("project_issued")), custom)
+    except record.RecordShapeError as e:
+        return Meta(data, ruleset, IssuedRecord(), custom, str(e)[:200])
 
 
 def to_engine_value(v: Any) -> Any:

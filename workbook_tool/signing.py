@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 from .errors import WbtoolError
+from .record import IssuedRecord, signed_payload
 
 KEY_BYTES = 32
 
@@ -59,16 +58,12 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"wbtool-key-id" + key).hexdigest()[:12]
 
 
-def payload(template_digest: str, issued: dict[str, Any], formulas_digest: str) -> bytes:
-    return json.dumps({"template": template_digest, "issued": issued, "formulas": formulas_digest},
-                      ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+def sign(key: bytes, template_digest: str, record: IssuedRecord, formulas_digest: str) -> str:
+    """HMAC over the template, the *whole* issued record (record.py) and every formula."""
+    return hmac.new(key, signed_payload(template_digest, record, formulas_digest), hashlib.sha256).hexdigest()
 
 
-def sign(key: bytes, template_digest: str, issued: dict[str, Any], formulas_digest: str) -> str:
-    return hmac.new(key, payload(template_digest, issued, formulas_digest), hashlib.sha256).hexdigest()
-
-
-def verify(key: bytes, signature: str | None, template_digest: str, issued: dict[str, Any], formulas_digest: str) -> bool:
+def verify(key: bytes, signature: str | None, template_digest: str, record: IssuedRecord, formulas_digest: str) -> bool:
     if not signature:
         return False
-    return hmac.compare_digest(sign(key, template_digest, issued, formulas_digest), signature)
+    return hmac.compare_digest(sign(key, template_digest, record, formulas_digest), signature)

@@ -106,6 +106,9 @@ class Template:
     units: tuple[str, ...]
     date_unit: str
     indicators: tuple[DefaultIndicator, ...] = field(default=())
+    # may a unit declare an *issued* indicator 不适用? No by default (domain.md §3): dropping a target
+    # raises the score, and that is the office's decision; an office may allow it in its template
+    issued_not_applicable: bool = False
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,8 +252,8 @@ def parse_template(data: Any, source: str) -> Template:
                           v.num(r["weight"], key + ".weight", 0, 100),
                           None if eb is None else v.num(eb, key + ".explain_below", 0, 1)))
 
-    s = v.keys(d["scoring"], {"reverse", "overshoot", "not_applicable", "qualitative_grades"}, "scoring",
-               {"qualitative_grades"})
+    s = v.keys(d["scoring"], {"reverse", "overshoot", "not_applicable", "issued_not_applicable", "qualitative_grades"},
+               "scoring", {"qualitative_grades"})
     reverse = s.get("reverse", "ratio")
     if reverse not in ("ratio", "linear"):
         raise v.fail("scoring.reverse", "ratio or linear", reverse)
@@ -258,6 +261,9 @@ def parse_template(data: Any, source: str) -> Template:
     na = s.get("not_applicable", True)
     if not isinstance(na, bool):
         raise v.fail("scoring.not_applicable", "true or false", na)
+    issued_na = s.get("issued_not_applicable", False)
+    if not isinstance(issued_na, bool):
+        raise v.fail("scoring.issued_not_applicable", "true or false", issued_na)
     grades = []
     for i, g in enumerate(s["qualitative_grades"] if isinstance(s["qualitative_grades"], list) else []):
         key = f"scoring.qualitative_grades[{i}]"
@@ -314,7 +320,8 @@ def parse_template(data: Any, source: str) -> Template:
         funds_unit=str(f.get("unit", "万元")), funds_columns=tuple(cols),
         funds_total_label=str(f.get("total_label", "合计")), funds_items=items, funds_item_rows=item_rows,
         rates=tuple(rates), reverse=reverse, overshoot=overshoot, not_applicable=na, grades=tuple(grades),
-        rating=tuple(bands), operators=ops, units=units, date_unit=date_unit, indicators=tuple(defaults), source=source,
+        rating=tuple(bands), operators=ops, units=units, date_unit=date_unit, indicators=tuple(defaults),
+        issued_not_applicable=issued_na, source=source,
     )
 
 

@@ -6,7 +6,6 @@ in Excel/WPS (formats, validation, protection, conditional formats, print setup,
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from .errors import WbtoolError
 from .labels import label
 from .layout import CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, SHEETS, Layout, Slot, build_layout, formulas_digest
 from .project import Project
+from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
 
 META_CHUNK = 30000  # cell text limit is 32767 characters
@@ -80,11 +80,6 @@ def excel_serial(v: dt.date | dt.datetime) -> float:
     from openpyxl.utils.datetime import to_excel
 
     return float(to_excel(v))
-
-
-def fingerprint(tpl_digest: str, issued: dict[str, Any]) -> str:
-    payload = json.dumps({"template": tpl_digest, "issued": issued}, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 class _Writer:
@@ -319,7 +314,8 @@ class _Writer:
         ws, tpl = self.ws["meta"], self.tpl
         ws.write_string(0, 0, "canary")
         self.formula(self.L.slots["meta.canary"])
-        fp = fingerprint(tpl.digest(), self.out.issued)
+        record = IssuedRecord(self.out.issued, self.out.issued_rows, self.project is not None)
+        fp = fingerprint(tpl.digest(), record)
         entries: list[tuple[str, str]] = [
             ("wbtool", "wbtool workbook"),
             ("generator_version", __version__),
@@ -335,10 +331,10 @@ class _Writer:
         ]
         signature = None
         if self.key is not None:
-            signature = signing.sign(self.key, tpl.digest(), self.out.issued, formulas_digest(self.L))
+            signature = signing.sign(self.key, tpl.digest(), record, formulas_digest(self.L))
             entries += [("signature", signature), ("key_id", signing.key_id(self.key))]
         ruleset = json.dumps(tpl.to_dict(), ensure_ascii=False, sort_keys=True)
-        issued = json.dumps({"cells": self.out.issued, "rows": self.out.issued_rows}, ensure_ascii=False, sort_keys=True)
+        issued = canonical(record.to_json()).decode()
         r = META_FIRST_ROW
         for k, v in entries:
             ws.write_string(r, 0, k)
