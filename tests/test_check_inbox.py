@@ -109,15 +109,27 @@ def test_hostile_cell_contents_become_findings(tmp_path):
         "直属商会党支部党务工作者培训率": 1e300,
         "党支部开展党务培训班完成及时率": "NaN",
         "党务培训班费用": dt.datetime(2024, 9, 25),
+        "购买学习资料和书籍等费用": 987654321.25,   # becomes a 400-digit integer in the XML below (OverflowError once)
+        "服务对象满意度": 1.5,                                   # a duration: built-in [h]:mm:ss format below
     }
     for name, value in edits.items():
         c = act.cell(row[name] + 1, col)
         c.value = value
         if value == "#DIV/0!":
             c.data_type = "e"
+        if name == "服务对象满意度":
+            c.number_format = "[h]:mm:ss"
     act.cell(row["购买商会党建书籍"] + 1, L.slots["explain"].col + 1).value = "长" * 5000
     p = tmp_path / "hostile.xlsx"
     wb.save(p)
+    with zipfile.ZipFile(p) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    hits = [n for n, d in members.items() if b"<v>987654321.25</v>" in d]
+    assert len(hits) == 1
+    members[hits[0]] = members[hits[0]].replace(b"<v>987654321.25</v>", b"<v>" + b"9" * 400 + b"</v>")
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in members.items():
+            z.writestr(n, d)
     rep = check_file(p)
     got = {(f.code, f.indicator) for f in rep.findings}
     assert ("V022", "商会党建书籍配发") in got          # error value
@@ -127,6 +139,9 @@ def test_hostile_cell_contents_become_findings(tmp_path):
     assert ("V002", "党支部开展党务培训班完成及时率") in got  # NaN-like text
     assert ("V029", "党务培训班费用") in got             # a date in a number cell
     assert ("V025", "购买商会党建书籍") in got            # very long text
+    assert ("V026", "购买学习资料和书籍等费用") in got     # 400 digits: a finding, not an internal error
+    # the duration is read as the number it holds (1.5 days), not an internal error: 10 × 1.5 / 85 = 0.18
+    assert [s.python for s in rep.scores if s.name == "服务对象满意度"] == [0.18]
     assert rep.exit_code() == 1 and not any(f.code == "S099" for f in rep.findings)
 
 
@@ -156,3 +171,47 @@ def test_rows_added_by_the_unit_are_news_only_when_a_project_was_issued(tmp_path
         codes[kind] = {(f.code, f.indicator) for f in rep.findings}
     assert ("V032", "新增指标") in codes["issued"]  # a project's list was complete as issued
     assert not any(c == "V032" for c, _ in codes["blank"])  # a blank workbook is the unit's to fill
+
+
+def test_file_names_cannot_forge_report_lines_and_json_keeps_the_exact_name(tmp_path):
+    """A file name with a newline and a fake passing line, ESC sequences and U+202E; and a name that is not
+    valid UTF-8: the text report shows them escaped on one line, the JSON keeps the exact name."""
+    import os
+
+    fake = "r.xlsx\n通过     伪造.xlsx  总分 100.00  等级 优  错误 0  警告 0\x1b[2J\u202eslx.exe"
+    p = tmp_path / fake
+    p.write_bytes(SAMPLE.read_bytes())
+    raw = os.fsdecode(b"r\xff\xfe.xlsx")  # bytes a Windows zip or a GBK file system can leave behind
+    (tmp_path / raw).write_bytes(SAMPLE.read_bytes())
+
+    text = CliRunner().invoke(main, ["check", str(p), str(tmp_path / raw)]).output
+    assert "\x1b" not in text and "\u202e" not in text and "\udcff" not in text
+    assert not any(line.startswith("通过     伪造") for line in text.splitlines()), text
+    assert "r.xlsx\\n通过" in text and "\\x1b[2J\\u202e" in text
+
+    out = CliRunner().invoke(main, ["check", "--format", "json", str(p), str(tmp_path / raw)]).output
+    out.encode("utf-8")  # valid UTF-8 throughout
+    paths = [f["path"] for f in json.loads(out)["files"]]
+    assert str(p) in paths
+    assert os.fsencode([x for x in paths if x != str(p)][0]).endswith(b"r\xff\xfe.xlsx")
+
+
+def test_a_subfolder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "good.xlsx").write_bytes(SAMPLE.read_bytes())
+    (tmp_path / "locked").mkdir()
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):  # (tests run as root: permissions alone would not stop it)
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    r = CliRunner().invoke(main, ["check", "--format", "json", str(tmp_path)])
+    files = {Path(f["path"]).name: f for f in json.loads(r.output)["files"]}
+    assert files["good.xlsx"]["status"] == "ok"
+    assert files["locked"]["status"] == "unreadable" and files["locked"]["findings"][0]["code"] == "F122"
+    assert r.exit_code == 2

@@ -107,6 +107,14 @@ def check_file(path: str | Path, templates: list[Template] | None = None, key: b
         return rep
 
 
+def unreadable_folder(path: str | Path) -> FileReport:
+    """A folder of returns that could not be listed: one unreadable entry, so nothing goes unnoticed."""
+    rep = FileReport(str(path))
+    rep.status = "unreadable"
+    rep.findings.append(Finding("F122"))
+    return rep
+
+
 def _identify_and_analyse(rep: FileReport, intake: Any, templates: list[Template] | None, key: bytes | None) -> FileReport:
     meta = read_meta(intake.formulas)
     if meta is None or meta.ruleset is None:

@@ -5,6 +5,7 @@ user for bad input.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,10 +13,11 @@ import click
 
 from . import __version__
 from .errors import WbtoolError
+from .textsafe import safe
 
 
 def _fail(e: WbtoolError, lang: str) -> None:
-    click.echo(f"wbtool: {e.message(lang)}", err=True)
+    click.echo(f"wbtool: {safe(e.message(lang))}", err=True)
     sys.exit(e.exit_code)
 
 
@@ -115,14 +117,15 @@ def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tup
             force: bool) -> None:
     """检查多份回收的工作簿，并汇总为一张表（每个文件一行：项目、状态、总分、等级、各一级指标得分、主要问题）。"""
     from .batch import write_summary
-    from .checker import check_file
+    from .checker import check_file, unreadable_folder
     from .signing import load_key
     from .template import load_template
 
     try:
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
-        reports = [check_file(f, extra, key) for f in _expand(paths)]
+        files, unreadable_dirs = _expand(paths)
+        reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
         write_summary(reports, output, lang, force)
     except WbtoolError as e:
         _fail(e, lang)
@@ -170,7 +173,7 @@ def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templ
           key_file: str | None) -> None:
     """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
     _skip_numpy()
-    from .checker import check_file
+    from .checker import check_file, unreadable_folder
     from .report import overall_exit, to_json, to_text
     from .template import load_template
 
@@ -181,7 +184,8 @@ def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templ
         key = load_key(key_file) if key_file else None
     except WbtoolError as e:
         _fail(e, lang)
-    reports = [check_file(f, extra, key) for f in _expand(paths)]
+    files, unreadable_dirs = _expand(paths)
+    reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
     text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
     click.echo(text)
     sys.exit(overall_exit(reports, strict))
@@ -195,18 +199,23 @@ def _skip_numpy() -> None:
         sys.modules["numpy"] = None  # type: ignore[assignment]
 
 
-def _expand(paths: tuple[str, ...]) -> list[Path]:
-    """Files as given, and the workbooks inside given folders (Office lock files skipped)."""
+def _expand(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """Files as given, and the workbooks inside given folders (Office lock files skipped); plus the
+    folders that could not be read (reported, never skipped in silence)."""
     files: list[Path] = []
+    unreadable: list[Path] = []
     for p in paths:
         pp = Path(p)
         if pp.is_dir():
-            files.extend(sorted(x for x in pp.rglob("*") if x.is_file()
-                                and x.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et", ".xlsb")
-                                and not x.name.startswith(("~$", ".~"))))
+            found: list[Path] = []
+            for top, dirs, names in os.walk(pp, onerror=lambda e: unreadable.append(Path(e.filename))):
+                dirs.sort()
+                found.extend(Path(top) / n for n in names if Path(n).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et", ".xlsb")
+                             and not n.startswith(("~$", ".~")))
+            files.extend(sorted(found))
         else:
             files.append(pp)
-    return files
+    return files, unreadable
 
 
 if __name__ == "__main__":

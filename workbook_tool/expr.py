@@ -363,7 +363,7 @@ def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
         return n if isinstance(n, XLError) else abs(n)
     if name == "INT":
         n = _num(vals[0])
-        return n if isinstance(n, XLError) else float(math.floor(n))
+        return n if isinstance(n, XLError) or not math.isfinite(n) else float(math.floor(n))
     if name == "ROUND":
         n, d = _num(vals[0]), _num(vals[1])
         if isinstance(n, XLError):

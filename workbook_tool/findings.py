@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .textsafe import safe
+
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
@@ -65,8 +67,9 @@ class Finding:
             return self.text[1] if lang == "en" else self.text[0]
         c = CATALOGUE[self.code]
         tmpl = c.en if lang == "en" else c.zh
-        try:
-            return tmpl.format(**{k: v.pick(lang) if isinstance(v, Bi) else v for k, v in self.values.items()})
+        try:  # values quoted from the file are shown with control/bidi characters escaped (textsafe)
+            return tmpl.format(**{k: v.pick(lang) if isinstance(v, Bi) else (safe(v) if isinstance(v, str) else v)
+                                  for k, v in self.values.items()})
         except (KeyError, IndexError, ValueError):
             return tmpl
 

@@ -145,11 +145,15 @@ register(
          "重新保存为 .xlsx 后发送，并核实文件来源",
          "The file's XML declares forbidden entities (possibly malicious); refused: ask the unit "
          "to re-save it as .xlsx in Excel/WPS, and check where it came from"),
+    # (the parser's own error text stays in the finding's values for the office's JSON, not in the message)
     Code("F119", ERROR, "无法解析", "Cannot be parsed",
-         "文件已损坏，无法读取（{detail}）：请在 Excel/WPS 中打开确认无误后，“另存为” Excel 工作簿 "
-         "(.xlsx) 重新发送",
-         "The file is damaged and cannot be read ({detail}): open it in Excel/WPS, check it, "
-         "'Save As' Excel Workbook (.xlsx) and send it again"),
+         "文件内部结构已损坏，无法读取：请在 Excel/WPS 中打开确认内容无误后，“另存为” Excel 工作簿 "
+         "(.xlsx) 重新发送；若打不开，请从原件重新填报",
+         "The file's internal structure is damaged and cannot be read: open it in Excel/WPS, check its "
+         "content, 'Save As' Excel Workbook (.xlsx) and send it again; if it does not open, fill in a fresh copy"),
+    Code("F122", ERROR, "无法读取的文件夹", "Folder cannot be read",
+         "没有读取该文件夹的权限，其中的文件未检查：请检查文件夹权限后重试",
+         "No permission to read this folder; the files in it were not checked: check its permissions and retry"),
     Code("F120", ERROR, "未知格式", "Unknown format",
          "无法识别的文件格式（不是 Excel 工作簿）：请发送 .xlsx 格式的表格文件",
          "Unrecognised file format (not an Excel workbook): send the form as an .xlsx file"),

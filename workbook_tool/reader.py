@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,13 @@ def to_engine_value(v: Any) -> Any:
         return excel_serial(v)
     if isinstance(v, dt.time):
         return (v.hour * 3600 + v.minute * 60 + v.second) / 86400
+    if isinstance(v, dt.timedelta):  # a number in a duration format ([h]:mm:ss) is still the number of days
+        return v.total_seconds() / 86400
+    if isinstance(v, int) and not isinstance(v, bool):
+        try:
+            return float(v)
+        except OverflowError:  # a 400-digit integer: as a spreadsheet would, an out-of-range number (V026)
+            return math.inf if v > 0 else -math.inf
     if isinstance(v, str) and v in ERROR_TEXTS:
         return XLError(v)
     return v

@@ -6,6 +6,7 @@ from typing import Any
 
 from .checker import FileReport, agree
 from .findings import ERROR, INFO, WARNING
+from .textsafe import json_text, safe
 
 SCHEMA_VERSION = 1
 
@@ -27,7 +28,7 @@ def to_json(reports: list[FileReport], lang: str = "zh", strict: bool = False) -
         "files": [file_dict(r, lang, strict) for r in reports],
         "exit_code": overall_exit(reports, strict),
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    return json_text(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
 def file_dict(r: FileReport, lang: str, strict: bool) -> dict[str, Any]:
@@ -75,26 +76,26 @@ def _fmt(v: Any) -> str:
         return "—"
     if isinstance(v, float):
         return f"{v:.2f}"
-    return str(v)
+    return safe(v)
 
 
 def to_text(reports: list[FileReport], lang: str = "zh", strict: bool = False) -> str:
     t = _T["en" if lang == "en" else "zh"]
     out: list[str] = []
     for r in reports:
-        out.append(f"== {r.path}" + (f"  [{r.template}]" if r.template else ""))
+        out.append(f"== {safe(r.path)}" + (f"  [{safe(r.template)}]" if r.template else ""))
         for f in r.findings:
             loc = ""
             if f.sheet:
-                loc = f"{f.sheet}!{f.cell}" if f.cell else f.sheet
-            ind = f" 〈{f.indicator}〉" if f.indicator else ""
+                loc = safe(f"{f.sheet}!{f.cell}" if f.cell else f.sheet)
+            ind = f" 〈{safe(f.indicator)}〉" if f.indicator else ""
             out.append(f"  {t[f.severity]:<4} {f.code} {loc}{ind}: {f.message(lang)}")
         if r.scores:
             out.append(f"  {t['no']:>4}  {t['level']:<8} {t['ind']:<26} {t['w']:>6} {t['py']:>8} {t['wb']:>8}")
             for s in r.scores:
                 mark = "" if agree(s.python, s.workbook) or not r.recalculated else "  ≠"
                 no = str(s.no) if s.no else "·"
-                out.append(f"  {no:>4}  {s.level:<8} {s.name[:26]:<26} {_fmt(s.weight):>6} {_fmt(s.python):>8} "
+                out.append(f"  {no:>4}  {safe(s.level):<8} {safe(s.name)[:26]:<26} {_fmt(s.weight):>6} {_fmt(s.python):>8} "
                            f"{_fmt(s.workbook if r.recalculated else None):>8}{mark}")
             extra = "" if r.recalculated else " " + t["not_recalc"]
             out.append(f"  {t['total']}: {t['py']} {_fmt(r.total_python)} / {t['wb']} "
@@ -109,5 +110,5 @@ def to_text(reports: list[FileReport], lang: str = "zh", strict: bool = False) -
 
 def summary_line(r: FileReport, t: dict[str, str], strict: bool) -> str:
     status = t[r.status]
-    return (f"{status:<6} {r.path}  {t['total']} {_fmt(r.total_python)}  {t['grade']} {_fmt(r.grade_python)}  "
+    return (f"{status:<6} {safe(r.path)}  {t['total']} {_fmt(r.total_python)}  {t['grade']} {_fmt(r.grade_python)}  "
             f"{t['error']} {r.count(ERROR)}  {t['warning']} {r.count(WARNING)}")
