@@ -215,3 +215,19 @@ def test_a_subfolder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
     assert files["good.xlsx"]["status"] == "ok"
     assert files["locked"]["status"] == "unreadable" and files["locked"]["findings"][0]["code"] == "F122"
     assert r.exit_code == 2
+
+
+def test_protection_removed_is_a_warning_naming_the_sheets(tmp_path):
+    """Protection is not a security boundary, but a return whose sheets were unprotected says something."""
+    import openpyxl
+
+    from workbook_tool.checker import check_file
+
+    wb = openpyxl.load_workbook(SAMPLE)
+    for name in ("评分", "实际完成"):
+        wb[name].protection.sheet = False
+    p = tmp_path / "unprotected.xlsx"
+    wb.save(p)
+    [f] = [f for f in check_file(p).findings if f.code == "S016"]
+    assert f.severity == "warning" and "实际完成" in f.message() and "评分" in f.message()
+    assert not [f for f in check_file(SAMPLE).findings if f.code == "S016"]

@@ -35,6 +35,9 @@ register(
          "公式被修改：现为 {found}，应为 {expected}", "formula edited: found {found}, expected {expected}"),
     Code("S014", ERROR, "下达内容被修改", "Issued content changed",
          "下达内容被修改：原为 {issued!r}，现为 {returned!r}", "issued content changed: issued {issued!r}, returned {returned!r}"),
+    Code("S016", WARNING, "工作表保护被取消", "Sheet protection removed",
+         "以下工作表的保护已被取消：{sheets}（公式和下达内容可被改动，请重点核对）",
+         "sheet protection was removed from: {sheets} (formulas and issued content could be changed: check them closely)"),
     Code("S015", WARNING, "输入单元格中填写了公式", "Formula typed into an input cell",
          "输入单元格中填写了公式 {formula}：请直接填写数值", "a formula {formula} was typed into an input cell: enter the value"),
     # inputs

@@ -156,6 +156,8 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         # report issued content "changed", inputs on the wrong rows and a made-up score
         rep.finish()
         return rep
+    if snap.unprotected:
+        rep.findings.append(Finding("S016", values={"sheets": "、".join(L.sheet(k) for k in snap.unprotected)}))
     _structure(rep, L, snap, meta)
     # rows beyond the issued ones are news only when a project's full indicator list was issued
     _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])

@@ -22,6 +22,8 @@ ISSUED, INPUT, FORMULA, CONST = "issued", "input", "formula", "const"
 
 SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "lists", "meta")
 TABLE_SHEETS = ("indicators", "actuals", "scoring")
+# sheets the writer protects (formulas and issued cells locked); a return without it is worth a warning
+PROTECTED_SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "meta")
 HEADER_ROW = 2  # 0-based row of the indicator-table headers on each table sheet
 FIRST_ROW = 3   # 0-based first indicator row
 

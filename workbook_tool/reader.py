@@ -17,7 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from . import record
 from .expr import XLError
-from .layout import CONST, FORMULA, HEADER_ROW, SHEETS, Layout
+from .layout import CONST, FORMULA, HEADER_ROW, PROTECTED_SHEETS, SHEETS, Layout
 from .labels import LABELS
 from .record import IssuedRecord
 from .writer import META_FIRST_ROW, excel_serial
@@ -158,6 +158,7 @@ class Snapshot:
     end_rows: dict[str, int | None] = field(default_factory=dict)  # found end-marker row per table sheet
     anchors: dict[str, list[tuple[str, Any, Any]]] = field(default_factory=dict)  # sheet → (slot, expected, found)
     calc_mode: str | None = None
+    unprotected: list[str] = field(default_factory=list)  # PROTECTED_SHEETS found without sheet protection
 
 
 def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snapshot:
@@ -175,6 +176,7 @@ def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snap
     wv = {k: wb_values[L.sheet(k)] for k in SHEETS}
     for key in ("indicators", "actuals", "scoring"):
         snap.end_rows[key] = _find_end(wf[key], L)
+    snap.unprotected = [k for k in PROTECTED_SHEETS if not wf[k].protection.sheet]
     for slot in L.columns():  # table headers anchor the columns (a column inserted shifts them)
         found = wf[slot.sheet].cell(HEADER_ROW + 1, slot.col + 1).value
         snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.header, found))

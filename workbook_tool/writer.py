@@ -20,7 +20,9 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from . import __version__, signing
 from .errors import WbtoolError
 from .labels import label
-from .layout import CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, SHEETS, Layout, Slot, build_layout, formulas_digest
+from .layout import (
+    CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, PROTECTED_SHEETS, SHEETS, Layout, Slot, build_layout, formulas_digest,
+)
 from .project import Project
 from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
@@ -467,16 +469,16 @@ class _Writer:
                 self.put(slot, slot.value)
         options = {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                    "select_unlocked_cells": True}
+        for key in PROTECTED_SHEETS:
+            self.ws[key].protect(self.password or "", options)
         for key in ("guide", "budget", "indicators", "actuals", "scoring", "summary"):
             ws = self.ws[key]
-            ws.protect(self.password or "", options)
             ws.set_paper(9)  # A4
             ws.set_landscape()
             ws.fit_to_pages(1, 0)
             ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
             if key in ("indicators", "actuals", "scoring"):
                 ws.repeat_rows(HEADER_ROW)
-        self.ws["meta"].protect(self.password or "", options)
 
 
 def _legend(lang: str) -> list[str]:
