@@ -64,6 +64,13 @@ def mutate(rng: random.Random, data: bytes, members: dict[str, bytes]) -> bytes:
             lambda t: t.replace("wbtool workbook", "wbtool workbook", 1).replace('"ruleset"', '"rules"'),
             lambda t: re.sub(r"<v>(\d+)</v>", lambda mm: f"<v>{mm.group(1)}e308</v>", t, count=4),
             lambda t: t.replace('{"', '{"x', 1),
+            # what an independent fuzz found (hardening round 2): style indexes out of range (openpyxl printed
+            # to stdout), 400-digit numbers, duration formats, issued records of the wrong shape
+            lambda t: re.sub(r'(<c r="[A-Z]+\d+") s="\d+"', r'\1 s="99"', t, count=rng.randint(1, 5)),
+            lambda t: re.sub(r"<v>(\d+)</v>", "<v>" + "9" * 400 + "</v>", t, count=rng.randint(1, 3)),
+            lambda t: t.replace('numFmtId="0"', 'numFmtId="46"', rng.randint(1, 6)),
+            lambda t: t.replace('"rows":[', '"rows":true,"was":[', 1).replace('{"cells":', '[{"cells":', rng.randint(0, 1)),
+            lambda t: t.replace('"project_issued":true', '"project_issued":"1"', 1).replace('"version":2', '"version":"2"', 1),
         ]
         m[name] = rng.choice(ops)(text).encode()
     elif kind == "value":
@@ -85,6 +92,20 @@ def seeds(tmp_path_factory):
     return [SAMPLE.read_bytes(), (d / "blank.xlsx").read_bytes()]
 
 
+def _json_report(p: Path) -> None:
+    """Through the command line: stdout must be exactly one JSON document (nothing printed by a library)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from workbook_tool.cli import main
+
+    r = CliRunner().invoke(main, ["check", "--format", "json", str(p)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    doc = json.loads(r.stdout)
+    assert "S099" not in {f["code"] for f in doc["files"][0]["findings"]}
+
+
 def _run_chunk(args: tuple[int, list[bytes], str]) -> dict[str, int]:
     """One worker's share of the cases; seeded per chunk so every run checks the same files."""
     chunk, seeds, folder = args
@@ -99,6 +120,8 @@ def _run_chunk(args: tuple[int, list[bytes], str]) -> dict[str, int]:
         assert rep.status in ("ok", "warnings", "errors", "unreadable")
         assert all(f.code != "S099" for f in rep.findings), (chunk, i, [f.message() for f in rep.findings])
         outcomes[rep.status] = outcomes.get(rep.status, 0) + 1
+        if i % 10 == 0:
+            _json_report(p)
     return outcomes
 
 
