@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 #: Functions an expression may call; all classic, computed by Excel 2007+, WPS and LibreOffice.
 FUNCTIONS = frozenset(
     {"IF", "AND", "OR", "NOT", "MIN", "MAX", "ROUND", "ISNUMBER", "SUM", "SUMIF", "LEN", "TRIM", "ABS", "COUNTIF",
-     "INT"}
+     "INT", "EXACT"}
 )
 #: The classic-function whitelist (compat.md) that tests hold every generated formula to.
 CLASSIC_FUNCTIONS = frozenset(
@@ -37,6 +37,7 @@ CLASSIC_FUNCTIONS = frozenset(
         "COUNTIFS", "COUNTA", "INDEX", "MATCH", "ROUND", "ABS", "ISNUMBER", "ISBLANK", "ISERROR",
         "IFERROR", "LEN", "TRIM", "DATE", "TEXT",
         "INT",  # (Excel 2.0 onwards, every engine: the calendar day of a date-time)
+        "EXACT",  # (likewise: code-point comparison of texts; "=" folds ＝ into = in Gnumeric)
     }
 )
 
@@ -361,6 +362,11 @@ def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
     if name == "ABS":
         n = _num(vals[0])
         return n if isinstance(n, XLError) else abs(n)
+    if name == "EXACT":
+        for v in vals:
+            if isinstance(v, XLError):
+                return v
+        return _text(vals[0]) == _text(vals[1])
     if name == "INT":
         n = _num(vals[0])
         return n if isinstance(n, XLError) or not math.isfinite(n) else float(math.floor(n))
@@ -434,6 +440,7 @@ LEN = _fn("LEN")
 TRIM = _fn("TRIM")
 ABS = _fn("ABS")
 INT = _fn("INT")
+EXACT = _fn("EXACT")
 
 
 def settle(e: Expr) -> Expr:
@@ -454,10 +461,14 @@ def is_blank_text(e: Expr) -> Expr:
 
 
 def ANY_OF(e: Expr, options: Sequence[str]) -> Expr:
-    """``e`` equals one of the texts; one OR() of comparisons (classic, WPS-safe)."""
+    """``e`` is exactly one of the texts (operators, grades, 不适用); one OR() of EXACT() calls.
+
+    EXACT rather than "=": engines fold text differently under "=" (case everywhere; Gnumeric also
+    treats the look-alike ＝ and ﹦ as =), so a look-alike operator would score on one engine and not
+    on another. A look-alike is the unit's error (V003), and it scores nothing on every engine."""
     if len(options) == 1:
-        return e.eq(options[0])
-    return OR(*[e.eq(o) for o in options])
+        return EXACT(e, options[0])
+    return OR(*[EXACT(e, o) for o in options])
 
 
 def render(expr: Expr, refs: Mapping[str, str]) -> str:

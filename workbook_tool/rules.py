@@ -74,7 +74,7 @@ def raw_score(tpl: Template) -> Expr:
         ANY_OF(op, ops_for("positive")), IF(quant_ok, positive(a, t, w), 0),
         IF(ANY_OF(op, ops_for("equal")), IF(quant_ok, equal(a, t, w), 0),
            IF(ANY_OF(op, ops_for("reverse")),
-              IF(unit.eq(tpl.date_unit), deadline, IF(quant_ok, reverse(a, t, w, tpl.reverse), 0)),
+              IF(ANY_OF(unit, [tpl.date_unit]), deadline, IF(quant_ok, reverse(a, t, w, tpl.reverse), 0)),
               IF(ANY_OF(op, ops_for("qualitative") + ops_for("manual")), entered(m, w), 0))))
 
 
@@ -86,7 +86,7 @@ def used() -> Expr:
 def not_applicable(tpl: Template, lang: str) -> Expr:
     if not tpl.not_applicable:
         return FALSE
-    return Var("na").eq(label("v.na", lang))
+    return ANY_OF(Var("na"), [label("v.na", lang)])
 
 
 def score(tpl: Template, lang: str) -> Expr:
@@ -97,14 +97,14 @@ def ratio(tpl: Template) -> Expr:
     """完成率 a / t for quantitative rows (display, and the over-achievement test); not for deadlines."""
     a, t, op = Var("actual"), Var("target"), Var("op")
     quantitative = ANY_OF(op, ops_for("positive") + ops_for("equal") + ops_for("reverse"))
-    return IF(AND(used(), quantitative, Var("unit").ne(tpl.date_unit), ISNUMBER(a), ISNUMBER(t)),
+    return IF(AND(used(), quantitative, NOT(ANY_OF(Var("unit"), [tpl.date_unit])), ISNUMBER(a), ISNUMBER(t)),
               IF(t.eq(0), "", a / t), "")
 
 
 def late(tpl: Template) -> Expr:
     """A deadline (≤ with unit 日期) met after the date: the entered score applies and must be explained."""
     a, t = Var("actual"), Var("target")
-    return AND(ANY_OF(Var("op"), ops_for("reverse")), Var("unit").eq(tpl.date_unit),
+    return AND(ANY_OF(Var("op"), ops_for("reverse")), ANY_OF(Var("unit"), [tpl.date_unit]),
                IF(_both_numbers(a, t), NOT(on_time(a, t)), FALSE))
 
 
