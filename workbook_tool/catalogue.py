@@ -95,6 +95,12 @@ register(
          "财政下达的指标被标为“不适用”：是否适用由财政部门决定，请删除“不适用”并如实填报（按不适用计总分 {with_na}，按适用计 {without_na}）",
          "an issued indicator was marked not applicable: whether it applies is the finance office's decision; remove "
          "the mark and report the actual (total with it left out {with_na}, counted {without_na})"),
+    Code("V033", WARNING, "定量指标填写了评定得分", "Entered score on a formula-scored row",
+         "该指标按公式计分（得分 {computed}），填写的评定得分 {score} 不计入总分：如认为应扣分，请在偏差原因中说明",
+         "this indicator is scored by formula ({computed}); the entered score {score} does not count: explain any deduction instead"),
+    Code("V034", WARNING, "指标值疑似按小数填写百分比", "Percent target entered as a fraction",
+         "计量单位为 %，指标值 {target} 而实际完成值为 {actual}：指标值是否应为 {suggest}（输入 100% 会被保存为 1）？",
+         "unit is %, target {target} but actual {actual}: should the target be {suggest} (a typed 100% is stored as 1)?"),
     Code("V032", WARNING, "单位自行增加的指标", "Indicator added by the unit",
          "该指标不在下达的指标中，由单位自行增加：请核实", "this indicator was not issued; the unit added it: please verify"),
     Code("V027", WARNING, "指标值为 0", "Target is zero",

@@ -17,11 +17,11 @@ from typing import Any
 from . import catalogue  # noqa: F401  (registers the codes)
 from .engine import evaluate
 from .errors import UnreadableFile, WbtoolError
-from .expr import SETTLE_DIGITS, XLError, xl_round
+from .expr import XLError, xl_round
 from .findings import ERROR, WARNING, Bi, Finding
 from .intake import read_workbook
 from .labels import LABELS, label
-from . import rules, signing
+from . import checks, rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .template import Template, builtin_templates, load_template, ruleset_digest
@@ -160,8 +160,10 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         rep.findings.append(Finding("S016", values={"sheets": "、".join(L.sheet(k) for k in snap.unprotected)}))
     _structure(rep, L, snap, meta)
     # rows beyond the issued ones are news only when a project's full indicator list was issued
+    computed = evaluate(L, snap.values)  # every formula, from the inputs alone (never the cached results)
     _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])
-    _rescore(rep, L, snap, tpl)
+    _declared_checks(rep, L, snap, tpl, computed)
+    _rescore(rep, L, snap, tpl, computed)
     rep.finish()
     return rep
 
@@ -399,13 +401,8 @@ class _RowCheck:
         rule = _rule_of(self.g("op"))
         if rule in ("positive", "equal", "reverse"):
             self.quantitative(rule, w)
-        if rule == "qualitative":
-            self.qualitative(w)
-        if rule == "manual":
+        if rule in ("qualitative", "manual"):  # (grade, band and range: the declared checks)
             self.number("manual", _col("col.manual"))
-        m = self.g("manual")
-        if w is not None and isinstance(m, (int, float)) and not isinstance(m, bool) and not (0 <= m <= w + 1e-9):
-            self.add("V010", "manual", score=m, weight=w)
 
     def classification(self) -> None:
         tpl, levels = self.tpl, {lv.name: lv for lv in self.tpl.levels}
@@ -466,23 +463,7 @@ class _RowCheck:
         if not date_row:
             _scale_checks(self.rep, self.L, self.snap, self.r, a, t, self.g("unit"), rule)
         elif rules.late(tpl).eval(self.env()):  # a missed deadline: the evaluator's score applies, below 分值
-            m = self.number("manual", _col("col.manual"))
-            if m is not None and w is not None and m >= w:
-                self.add("V030", "manual", score=m, weight=w)
-
-    def qualitative(self, w: float | None) -> None:
-        grades = {g.name: g for g in self.tpl.grades} | {g.short: g for g in self.tpl.grades}
-        grade = self.g("grade")
-        gr = grades.get(str(grade).strip()) if grade not in (None, "") else None
-        if gr is None:
-            self.add("V008", "grade", problem=Bi("缺失", "missing") if grade in (None, "") else Bi("无效", "unknown"),
-                     value=grade, options="、".join(x.name for x in self.tpl.grades))
-        m = self.number("manual", _col("col.manual"))
-        if gr is not None and m is not None and w is not None:
-            lo, hi = w * gr.min, w * gr.max
-            inside = lo - 1e-9 <= m and (m <= hi + 1e-9 if gr.max >= 1 else m < hi - 1e-9)
-            if not inside:
-                self.add("V009", "manual", grade=gr.name, lo=lo, hi=hi, score=m)
+            self.number("manual", _col("col.manual"))
 
 
 def _issued_na_totals(rep: FileReport, L: Layout, snap: Snapshot) -> None:
@@ -510,10 +491,7 @@ def _rule_of(op: Any) -> str | None:
 
 def _scale_checks(rep: FileReport, L: Layout, snap: Snapshot, r: int, a: float, t: float, unit: Any, rule: str | None) -> None:
     where = dict(sheet=L.sheet("actuals"), cell=L.a1(L.slots["actual"], r), indicator=_indicator(L, snap, r))
-    a, t = _plain(a), _plain(t)  # messages say "85", not "85.0"
-    # only where more is better: a legitimate 差错率 ≤ 2% can well be 0.5
-    if unit == "%" and rule in ("positive", "equal") and t > 1 and 0 < a <= 1:
-        rep.findings.append(Finding("V004", **where, values={"target": t, "actual": a, "suggest": f"{a * 100:g}"}))
+    a, t = _plain(a), _plain(t)  # messages say "85", not "85.0" (the percent scale: checks.py)
     bigger = {"万元": "元", "元": "分", "吨": "千克", "公里": "米", "千克": "克"}   # a unit 1000+ times smaller
     smaller = {"元": "万元", "千克": "吨", "米": "公里", "克": "千克"}          # a unit 1000+ times larger
     if t > 0 and a / t >= 1000 and unit in bigger:
@@ -576,12 +554,7 @@ def _funds(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         rate = num / den
         if rate > 1 + 1e-9:
             rep.findings.append(Finding("V014", **where, values={"what": rt.label, "rate": rate}))
-        if rt.explain_below is not None and xl_round(rate, SETTLE_DIGITS) < rt.explain_below:  # as rules.rate_need_explain
-            e = L.slots[f"rate.{rt.id}.explain"]
-            if str(snap.values.get((e.key, None)) or "").strip() == "":
-                rep.findings.append(Finding("V013", sheet=L.sheet("budget"), cell=L.a1(e), indicator=rt.label,
-                                            values={"reason": Bi(f"{rt.label} {rate:.2%} 低于 {rt.explain_below:.0%}",
-                                                                 f"{rt.en} {rate:.2%} is below {rt.explain_below:.0%}")}))
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,11 +577,36 @@ def agree(py: Any, wb: Any) -> bool:
     return str(py) == str(wb)
 
 
-def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
-    computed = evaluate(L, snap.values)
+def _declared_checks(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, computed: dict[Any, Any]) -> None:
+    """Findings of the declared input checks (checks.py): wherever the check's flag formula, evaluated
+    from the inputs like every formula, is 1 — the same cells the workbook's 填写提示 points at."""
+    row_cols = [s for s in L.columns()]
+    for r in L.rows():
+        env: dict[str, Any] | None = None
+        for c in checks.ROW_CHECKS:
+            if c.cue_only or computed.get((c.flag, r)) != 1:
+                continue
+            if env is None:
+                env = {s.key: (computed if s.kind == FORMULA else snap.values).get((s.key, r)) for s in row_cols}
+            slot = L.slots[c.cell]
+            rep.findings.append(Finding(c.code, sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
+                                        values=c.values(env, tpl, L.lang) if c.values else {}))
+    for rt in tpl.rates:
+        p = f"rate.{rt.id}"
+        if computed.get((p + ".flag", None)) != 1:
+            continue
+        rate = computed.get((p + ".ratio", None))
+        if isinstance(rate, float) and rt.explain_below is not None:
+            reason = Bi(f"{rt.label} {rate:.2%} 低于 {rt.explain_below:.0%}", f"{rt.en} {rate:.2%} is below {rt.explain_below:.0%}")
+        else:
+            reason = Bi(f"{rt.label}无法计算", f"{rt.en} cannot be computed")
+        e = L.slots[p + ".explain"]
+        rep.findings.append(Finding("V013", sheet=L.sheet("budget"), cell=L.a1(e), indicator=rt.label, values={"reason": reason}))
+
+
+def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, computed: dict[Any, Any]) -> None:
     canary = snap.cached.get(("meta.canary", None))
     rep.recalculated = isinstance(canary, (int, float)) and not isinstance(canary, bool)
-    yes = label("v.yes", L.lang)
     for r in L.rows():
         s = computed.get(("score", r))
         if _blankish(s) and snap.values.get(("weight", r)) in (None, ""):
@@ -617,16 +615,6 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template) -> None:
         rep.scores.append(ScoreRow(r - FIRST_ROW + 1, str(snap.values.get(("level", r)) or ""), _indicator(L, snap, r) or "",
                                    snap.values.get(("weight", r)), s, snap.cached.get(("score", r)),
                                    L.sheet("scoring"), L.a1(sc, r)))
-        if computed.get(("need", r)) == yes and str(snap.values.get(("explain", r)) or "").strip() == "":
-            w = snap.values.get(("weight", r))
-            if isinstance(s, (int, float)) and isinstance(w, (int, float)) and s < w:
-                reason = Bi(f"得分 {s:g} 低于分值 {w:g}", f"the score {s:g} is below the weight {w:g}")
-            elif rules.late(tpl).eval(_row_env(L, snap, r)):
-                reason = Bi("时效指标逾期完成", "the deadline was missed")
-            else:
-                reason = Bi(f"完成值达到指标值的 {tpl.overshoot:.0%} 及以上", f"the actual reached {tpl.overshoot:.0%} of the target or more")
-            rep.findings.append(Finding("V013", sheet=L.sheet("actuals"), cell=L.a1(L.slots["explain"], r),
-                                        indicator=_indicator(L, snap, r), values={"reason": reason}))
     for rt in tpl.rates:
         p = f"rate.{rt.id}"
         rep.scores.append(ScoreRow(0, rt.level, rt.label, rt.weight, computed.get((p + ".score", None)),

@@ -13,8 +13,8 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from . import rules
-from .expr import ROUND, SUM, Expr, Num, Range, Var, render
+from . import checks, rules
+from .expr import IF, ROUND, SUM, Expr, Num, Range, Var, render
 from .labels import label
 from .template import Template
 
@@ -26,6 +26,7 @@ TABLE_SHEETS = ("indicators", "actuals", "scoring")
 PROTECTED_SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "meta")
 HEADER_ROW = 2  # 0-based row of the indicator-table headers on each table sheet
 FIRST_ROW = 3   # 0-based first indicator row
+CHECK_COL = 20  # first hidden flag column of the declared checks (actuals: one per check; budget: rates)
 
 HEADER_FIELDS = ("name", "department", "unit", "year")
 
@@ -107,9 +108,12 @@ class Layout:
 
     def formula(self, slot: Slot, row: int | None = None) -> str:
         assert slot.expr is not None
-        names = slot.expr.variables()
-        refs = {n: self.ref(n, slot.sheet, row) for n in names}
-        return render(slot.expr, refs)
+        return self.render_at(slot.expr, slot.sheet, row)
+
+    def render_at(self, expr: Expr, sheet: str, row: int | None = None) -> str:
+        """``expr`` as a formula written on ``sheet`` (row ``row`` for column variables): cells,
+        conditional formats and validations all render through here."""
+        return render(expr, {n: self.ref(n, sheet, row) for n in expr.variables()})
 
     def a1(self, slot: Slot, row: int | None = None) -> str:
         return xl_rowcol_to_cell(slot.row if row is None else row, slot.col)
@@ -183,6 +187,9 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
         L.add(Slot(p + ".need", "budget", 5, r, FORMULA,
                    expr=rules.rate_need_explain(p + ".ratio", rt.explain_below, lang), fmt="flag_out"))
         L.add(Slot(p + ".explain", "budget", 6, r, INPUT, fmt="text_in", width=40))
+        L.add(Slot(p + ".hint", "budget", 7, r, FORMULA, expr=checks.rate_cue(rt.id, lang), fmt="hint_out", width=16))
+        L.add(Slot(p + ".flag", "budget", CHECK_COL, r, FORMULA, expr=IF(checks.rate_explain_missing(rt.id, lang), 1, ""),
+                   fmt=""))
 
     # ---- 指标: the issued indicator table ------------------------------------------------------
     ind = [
@@ -214,6 +221,12 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
                fmt="flag_out", width=7))
     L.add(Slot("a_band", "actuals", 13, None, FORMULA, lab("col.band"), expr=_col_ref_expr("band"),
                fmt="flag_out", width=9))
+    # the declared input checks (checks.py): a visible cue, and one hidden flag column per check
+    L.add(Slot("a_hint", "actuals", 14, None, FORMULA, lab("col.hint"), expr=checks.cue(tpl, lang), fmt="hint_out",
+               width=22))
+    for j, c in enumerate(checks.ROW_CHECKS):
+        L.add(Slot(c.flag, "actuals", CHECK_COL + j, None, FORMULA, c.code, expr=checks.flag(c, tpl, lang), fmt="",
+                   width=4))
 
     # ---- 评分: computed, locked ------------------------------------------------------------------
     L.add(Slot("s_no", "scoring", 0, None, CONST, lab("col.no"), fmt="label", width=5))

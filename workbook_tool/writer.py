@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name
 
-from . import __version__, signing
+from . import __version__, checks, signing
+from .expr import ABS, AND, ANY_OF, Expr, Var
 from .errors import WbtoolError
 from .labels import label
 from .layout import (
-    CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, PROTECTED_SHEETS, SHEETS, Layout, Slot, build_layout, formulas_digest,
+    CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, PROTECTED_SHEETS, SHEETS, Layout, Slot, build_layout, formulas_digest,
 )
 from .project import Project
 from .record import IssuedRecord, canonical, fingerprint
@@ -56,6 +57,7 @@ FORMATS: dict[str, dict[str, Any]] = {
     "pct_out": {"locked": True, "bg_color": FILL_FORMULA, "num_format": "0.00%"},
     "total_out": {"locked": True, "bg_color": FILL_FORMULA, "bold": True, "num_format": "0.00"},
     "flag_out": {"locked": True, "bg_color": FILL_FORMULA, "font_color": "#C00000"},
+    "hint_out": {"locked": True, "bg_color": FILL_FORMULA, "font_color": "#C00000", "text_wrap": True},
 }
 ISSUED_FMT = {"text_in": "text_is", "wrap_in": "wrap_is", "num_in": "num_is", "money_in": "money_is",
               "target_in": "target_is", "date_in": "date_is"}
@@ -188,7 +190,7 @@ class _Writer:
         rr = L.rates_header_row
         ws.write_string(rr - 1, 0, label("rates.title", lang), self.fmt["label_bold"])
         for j, k in enumerate(("rates.name", "rates.level", "rates.ratio", "rates.weight", "rates.score",
-                               "rates.need_explain", "rates.explain")):
+                               "rates.need_explain", "rates.explain", "col.hint")):
             ws.write_string(rr, j, label(k, lang), self.fmt["header"])
         for rt in self.tpl.rates:
             p = f"rate.{rt.id}"
@@ -196,6 +198,8 @@ class _Writer:
         ws.set_column(0, 0, 22)
         ws.set_column(1, len(self.tpl.funds_columns) + 3, 14)
         ws.set_column(6, 6, 40)
+        ws.set_column(7, 7, 16)
+        ws.set_column(CHECK_COL, CHECK_COL, 4, None, {"hidden": True})  # the rates' check flags
 
     def value_slot(self, slot: Slot, value: Any, issued: bool) -> None:
         if value is not None and issued:
@@ -211,7 +215,8 @@ class _Writer:
             ws.write_string(0, 0, label(tkey, lang), self.fmt["title"])
             for s in L.columns(sheet):
                 ws.write_string(HEADER_ROW, s.col, s.header, self.fmt["header"])
-                ws.set_column(s.col, s.col, s.width)
+                # the declared checks' flag columns: computed and compared like any formula, not shown
+                ws.set_column(s.col, s.col, s.width, None, {"hidden": True} if s.key.startswith("chk.") else None)
             ws.write_string(L.end_row, 0, label("v.end", lang), self.fmt["note"])
             ws.freeze_panes(FIRST_ROW, 2 if sheet != "indicators" else 4)
         self.ws["indicators"].write_string(1, 0, "  ".join(_legend(lang)), self.fmt["note"])
@@ -420,44 +425,34 @@ class _Writer:
            "填报日期" if zh else "Date", "请填写日期，如 2025-03-31" if zh else "A date such as 2025-03-31", row=s["sign.date"].row)
 
     def conditional_formats(self) -> None:
-        L, lang = self.L, self.lang
-        first, last = FIRST_ROW, FIRST_ROW + L.n_rows - 1
+        """Every conditional format is an expression rendered through the layout: the declared checks
+        paint their cell red from their flag column (checks.py), never from a hand-typed formula."""
+        L, lang, s = self.L, self.lang, self.L.slots
         red = self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
         amber = self.wb.add_format({"bg_color": "#FFEB9C"})
         date_fmt = self.wb.add_format({"num_format": "yyyy-mm-dd"})
-        s = L.slots
 
-        def col(key: str) -> str:
-            return f"${xl_col_to_name(s[key].col)}{FIRST_ROW + 1}"
+        def cf(key: str, expr: Expr, fmt: Any) -> None:
+            slot = s[key]
+            r1, r2 = (FIRST_ROW, FIRST_ROW + L.n_rows - 1) if slot.is_column else (slot.row, slot.row)
+            criteria = L.render_at(expr, slot.sheet, FIRST_ROW if slot.is_column else None)
+            self.ws[slot.sheet].conditional_format(r1, slot.col, r2, slot.col,
+                                                   {"type": "formula", "criteria": criteria, "format": fmt})
 
-        def cf(key: str, criteria: str, fmt: Any, r1: int = first, r2: int = last) -> None:
-            self.ws[s[key].sheet].conditional_format(r1, s[key].col, r2, s[key].col,
-                                                     {"type": "formula", "criteria": criteria, "format": fmt})
-
-        yes = label("v.yes", lang)
-        cf("explain", f'=AND({col("a_need")}="{yes}",LEN(TRIM({col("explain")}))=0)', red)
-        cf("manual", f'={col("a_band")}="{label("v.out_of_band", lang)}"', red)
-        cf("manual", f'=AND(ISNUMBER({col("manual")}),OR({col("manual")}<0,{col("manual")}>{col("a_weight")}))', red)
-        cf("band", f'={col("band")}="{label("v.out_of_band", lang)}"', red)
-        cf("need", f'={col("need")}="{yes}"', amber)
-        for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
-            cf(target_key, f'={col(unit_key)}="{self.tpl.date_unit}"', date_fmt)
-        for i, _ in enumerate(self.tpl.levels):
-            k = f"lv.{i}.check"
-            self.ws["scoring"].conditional_format(s[k].row, s[k].col, s[k].row, s[k].col,
-                                                  {"type": "cell", "criteria": "==", "value": f'"{label("v.mismatch", lang)}"',
-                                                   "format": red})
+        for c in checks.ROW_CHECKS:
+            if s[c.cell].sheet == s[c.flag].sheet:  # (formats may not refer to other sheets in Excel 2007)
+                cf(c.cell, Var(c.flag).eq(1), red)
         for rt in self.tpl.rates:
-            p = f"rate.{rt.id}"
-            e, n = s[p + ".explain"], s[p + ".need"]
-            self.ws["budget"].conditional_format(e.row, e.col, e.row, e.col, {
-                "type": "formula", "format": red,
-                "criteria": f'=AND({xl_rowcol_to_cell(n.row, n.col)}="{yes}",LEN(TRIM({xl_rowcol_to_cell(e.row, e.col)}))=0)'})
+            cf(f"rate.{rt.id}.explain", Var(f"rate.{rt.id}.flag").eq(1), red)
+        cf("band", ANY_OF(Var("band"), [label("v.out_of_band", lang)]), red)
+        cf("need", ANY_OF(Var("need"), [label("v.yes", lang)]), amber)
+        for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
+            cf(target_key, ANY_OF(Var(unit_key), [self.tpl.date_unit]), date_fmt)
+        for i, _ in enumerate(self.tpl.levels):
+            cf(f"lv.{i}.check", ANY_OF(Var(f"lv.{i}.check"), [label("v.mismatch", lang)]), red)
         for c in self.tpl.funds_columns:
-            t, sm = s[f"funds.total.{c.id}"], s[f"funds.itemsum.{c.id}"]
-            ts, ss = xl_rowcol_to_cell(t.row, t.col), xl_rowcol_to_cell(sm.row, sm.col)
-            self.ws["budget"].conditional_format(sm.row, sm.col, sm.row, sm.col, {
-                "type": "formula", "format": red, "criteria": f"=AND({ss}<>0,ABS({ss}-{ts})>0.005)"})
+            total, items = Var(f"funds.total.{c.id}"), Var(f"funds.itemsum.{c.id}")
+            cf(f"funds.itemsum.{c.id}", AND(items.ne(0), ABS(items - total) > 0.005), red)
 
     def finish_sheets(self) -> None:
         L = self.L
