@@ -71,6 +71,8 @@ def self_eval(changes: dict[str, dict[str, Any]] | None = None, *, drop: tuple[s
         "project": {"name": "测试项目", "department": "测试主管部门", "unit": "测试实施单位", "year": 2024},
         "funds": copy.deepcopy(funds or FUNDS),
         "indicators": rows,
+        "goal": {"expected": "完成年度培训和书籍配发任务。", "actual": "完成培训 2 期、配发书籍 850 册。"},
+        "sign": {"lead": "张三", "finance": "李四", "date": dt.date(2025, 3, 31)},
     }
 
 
@@ -509,7 +511,9 @@ def test_text_where_a_number_belongs(books):
         if hint is None:
             assert f.values["hint"] == ""
         else:
-            assert "建议" in f.values["hint"] and all(h in f.values["hint"] for h in hint), f.values["hint"]
+            msg = f.message()
+            assert "建议" in msg and all(h in msg for h in hint), msg
+            assert "suggested" in f.message("en") and "建议" not in f.message("en")
     no_disagreement(rep)
     assert rep.exit_code() == 1
 
@@ -518,11 +522,11 @@ def test_lookalike_operators_and_text_target_in_rows_the_unit_filled(books):
     rep = books.report("se_lookalike")
     r1, r2, r3 = (books.rows[f"se_lookalike:{n}"] for n in ("服务对象满意度", "群众满意度", "投诉处理率"))
     f = one(rep, "V003", severity=ERROR, indicator="服务对象满意度", **at(LS, "op", r1))
-    assert f.values["value"] == "﹦" and "=" in f.values["hint"]
+    assert f.values["value"] == "﹦" and "应为 =" in f.message() and "should be =" in f.message("en")
     f = one(rep, "V003", severity=ERROR, indicator="群众满意度", **at(LS, "op", r2))
-    assert f.values["value"] == ">=" and "≥" in f.values["hint"]
+    assert f.values["value"] == ">=" and "应为 ≥" in f.message()
     f = one(rep, "V018", severity=ERROR, indicator="投诉处理率", **at(LS, "target", r3))
-    assert "≥" in f.values["hint"] and "40" in f.values["hint"]
+    assert "指标性质 ≥" in f.message() and "40" in f.message()
     assert "S014" not in codes(rep)  # rows the unit filled were not issued
     no_disagreement(rep)
 

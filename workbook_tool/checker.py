@@ -293,17 +293,41 @@ def parse_number_text(text: str) -> tuple[float | None, str | None, str]:
     return float(num), _HINT_OPS.get(prefix or ""), unit or ""
 
 
-def _hint(text: str) -> str:
+_FULLWIDTH_DIGITS = re.compile("[\uff10-\uff19]")
+_DATE_TEXT = re.compile(r"^\s*(\d{4})\s*(?:[.\-/]|年)\s*(\d{1,2})\s*(?:[.\-/]|月)\s*(\d{1,2})\s*日?\s*(前|之前|以前)?\s*$")
+
+
+def _hint(text: str) -> Bi | str:
+    """What a unit most likely meant by a text in a number cell, as a suggestion for the message."""
     n, op, unit = parse_number_text(text)
     if n is None:
         return ""
-    parts = []
+    zh, en = [], []
+    if _FULLWIDTH_DIGITS.search(text):
+        zh.append("含全角数字")
+        en.append("full-width digits")
     if op:
-        parts.append(f"指标性质 {op}")
-    parts.append(f"数值 {n:g}")
+        zh.append(f"指标性质 {op}")
+        en.append(f"operator {op}")
+    zh.append(f"数值 {n:g}")
+    en.append(f"number {n:g}")
     if unit:
-        parts.append(f"单位 {unit}")
-    return "（建议：" + "，".join(parts) + "）"
+        unit = "%" if unit in ("%", "％", "百分比") else unit
+        zh.append(f"单位 {unit}")
+        en.append(f"unit {unit}")
+    return Bi("（建议：" + "，".join(zh) + "）", " (suggested: " + ", ".join(en) + ")")
+
+
+def _date_hint(text: str) -> Bi:
+    """"2024.10.31", "2024年10月31日" → the date they mean; otherwise the format to use."""
+    m = _DATE_TEXT.match(unicodedata.normalize("NFKC", text))
+    if m:
+        try:
+            d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+            return Bi(f"（应为日期 {d}：请按 {d} 的格式重新填写）", f" (the date {d}: enter it as {d})")
+        except ValueError:
+            pass
+    return Bi("（请按 2024-09-25 的格式填写日期）", " (enter dates as 2024-09-25)")
 
 
 def _col(key: str) -> Bi:
@@ -330,7 +354,7 @@ def _number_problem(rep: FileReport, L: Layout, snap: Snapshot, key: str, r: int
         return None
     if isinstance(v, str):
         if date:
-            rep.findings.append(Finding("V007", **where, values={"what": what, "value": v}))
+            rep.findings.append(Finding("V007", **where, values={"what": what, "value": v, "hint": _date_hint(v)}))
         else:
             rep.findings.append(Finding("V002", **where, values={"what": what, "value": v, "hint": _hint(v)}))
         return None
@@ -353,6 +377,7 @@ def _inputs(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, issued_ro
             s = L.slots[k]
             rep.findings.append(Finding("V025", sheet=L.sheet(s.sheet), cell=L.a1(s, r), indicator=_indicator(L, snap, r),
                                         values={"what": s.header or k, "n": len(v)}))
+    _form_parts(rep, L, snap)
     issued = set(issued_rows)
     for r in L.rows():
         _RowCheck(rep, L, snap, tpl, r).run(issued)
@@ -419,7 +444,9 @@ class _RowCheck:
             self.add("V001", "op", what=_col("col.op"))
         elif op not in tpl.operators:
             fix = _LOOKALIKE.get(str(op).strip())
-            self.add("V003", "op", value=op, hint=f"（应为 {fix}）" if fix else f"（可选：{' '.join(tpl.operators)}）")
+            ops = " ".join(tpl.operators)
+            self.add("V003", "op", value=op, hint=Bi(f"（应为 {fix}）", f" (should be {fix})") if fix
+                     else Bi(f"（可选：{ops}）", f" (options: {ops})"))
 
     def not_applicable(self, issued: set[int]) -> bool:
         """Validate the 不适用 cell; True when the row is (validly or not) marked not applicable."""
@@ -464,6 +491,25 @@ class _RowCheck:
             _scale_checks(self.rep, self.L, self.snap, self.r, a, t, self.g("unit"), rule)
         elif rules.late(tpl).eval(self.env()):  # a missed deadline: the evaluator's score applies, below 分值
             self.number("manual", _col("col.manual"))
+
+
+def _form_parts(rep: FileReport, L: Layout, snap: Snapshot) -> None:
+    """The parts of the form around the tables: what was achieved overall, and who signs for it."""
+    def where(key: str) -> dict[str, Any]:
+        s = L.slots[key]
+        return {"sheet": L.sheet(s.sheet), "cell": L.a1(s)}
+
+    if str(snap.values.get(("goal.actual", None)) or "").strip() == "":
+        rep.findings.append(Finding("V001", **where("goal.actual"), values={"what": Bi("年度总体目标·实际完成情况", "overall goal: what was achieved")}))
+    for k in ("sign.lead", "sign.finance"):
+        if str(snap.values.get((k, None)) or "").strip() == "":
+            rep.findings.append(Finding("V035", **where(k), values={"what": _col(k.replace("sign.", "sum."))}))
+    d = snap.raw.get(("sign.date", None))
+    if d in (None, "") or (isinstance(d, str) and not d.strip()):
+        rep.findings.append(Finding("V035", **where("sign.date"), values={"what": _col("sum.date")}))
+    elif not isinstance(d, (dt.date, dt.datetime)):
+        rep.findings.append(Finding("V036", **where("sign.date"),
+                                    values={"value": d, "hint": _date_hint(d) if isinstance(d, str) else ""}))
 
 
 def _issued_na_totals(rep: FileReport, L: Layout, snap: Snapshot) -> None:

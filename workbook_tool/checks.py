@@ -25,6 +25,7 @@ from .rules import FALSE, late, not_applicable, ops_for, used
 from .template import Template
 
 Values = Callable[[dict[str, Any], Template, str], dict[str, Any]]
+PERCENT_UNITS = ["%", "％", "百分比"]  # domain.md §3: 百分比 and ％ mean %
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,21 @@ def _text_in(key: str) -> Expr:
     return AND(NOT(ISNUMBER(v)), NOT(is_blank_text(v)))
 
 
+def nearest_grade(text: Any, tpl: Template) -> str | None:
+    """The grade a free text most likely means: "部分达成预期指标" → 部分达成年度指标并具有一定效果;
+    " 达成" → 达成年度指标 (the longest short name the trimmed text starts with)."""
+    t = str(text or "").strip()
+    hits = [g for g in tpl.grades if t and t.startswith(g.short)]
+    return max(hits, key=lambda g: len(g.short)).name if hits else None
+
+
 def _grade_values(env: dict[str, Any], tpl: Template, lang: str) -> dict[str, Any]:
     g = env.get("grade")
+    near = nearest_grade(g, tpl)
     return {"problem": Bi("缺失", "missing") if g in (None, "") or not str(g).strip() else Bi("无效", "unknown"),
-            "value": g, "options": "、".join(x.name for x in tpl.grades)}
+            "value": g, "options": "、".join(x.name for x in tpl.grades),
+            "hint": Bi(f"（是否为“{near}”？请从下拉列表选择）", f" (did you mean '{near}'? pick it from the list)")
+            if near and near != g else ""}
 
 
 def _band_values(env: dict[str, Any], tpl: Template, lang: str) -> dict[str, Any]:
@@ -121,12 +133,12 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
     # only where more is better: a legitimate 差错率 ≤ 2% can well be 0.5
     RowCheck("percent", "V004", "actual", "cue.percent", values=_scale_values,
              fails=lambda tpl, lang: _then(AND(_live(tpl, lang), ANY_OF(Var("op"), ops_for("positive") + ops_for("equal")),
-                                               ANY_OF(Var("unit"), ["%"]), _numbers("actual", "target")),
+                                               ANY_OF(Var("unit"), PERCENT_UNITS), _numbers("actual", "target")),
                                            AND(Var("target") > 1, Var("actual") > 0, Var("actual") <= 1))),
     # a typed 100% is stored as 1: a target of 1 (unit %) against 95 means 100 %, not an over-achievement
     RowCheck("percent_target", "V034", "target", "cue.percent_target", values=_target_values,
              fails=lambda tpl, lang: _then(AND(_live(tpl, lang), ANY_OF(Var("op"), ops_for("positive") + ops_for("equal")),
-                                               ANY_OF(Var("unit"), ["%"]), _numbers("actual", "target")),
+                                               ANY_OF(Var("unit"), PERCENT_UNITS), _numbers("actual", "target")),
                                            AND(Var("target") > 0, Var("target") <= 1, Var("actual") > 1,
                                                Var("actual") >= Var("target") * 10))),
     RowCheck("grade", "V008", "grade", "cue.grade", values=_grade_values,

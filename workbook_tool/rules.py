@@ -193,7 +193,9 @@ def score_rate(score_var: str, weight_var: str) -> Expr:
 
 
 def weight_check(weight_var: str, std_var: str, lang: str) -> Expr:
-    return IF(ABS(Var(weight_var) - Var(std_var)) > 0.001, label("v.mismatch", lang), "")
+    """A level whose indicator weights differ from its issued weight — once the table has rows."""
+    rows_weight = SUM(Range("weight[]"))
+    return IF(AND(rows_weight.ne(0), ABS(Var(weight_var) - Var(std_var)) > 0.001), label("v.mismatch", lang), "")
 
 
 def total_score(tpl: Template) -> Expr:
@@ -205,10 +207,15 @@ def total_score(tpl: Template) -> Expr:
     return IF(AND(na > 0, weight - na > 0), round_decimal(raw * 100 / (weight - na), tpl.rounding), plain)
 
 
+def nothing_entered() -> Expr:
+    """No actual and no score typed yet: a blank form shows no grade (not 差) and no weight alarm."""
+    return SUM(Range("actual[]"), Range("manual[]")).eq(0)
+
+
 def rating(tpl: Template) -> Expr:
-    """Bands (lower bounds inclusive) applied to the rounded total."""
+    """Bands (lower bounds inclusive) applied to the rounded total; blank until something is entered."""
     t = Var("tot.score")
     out: Expr = Str(tpl.rating[-1].grade)
     for band in reversed(tpl.rating[:-1]):
         out = IF(t >= band.min, band.grade, out)
-    return out
+    return IF(nothing_entered(), "", out)
