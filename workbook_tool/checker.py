@@ -19,13 +19,14 @@ from .engine import evaluate
 from .errors import UnreadableFile, WbtoolError
 from .expr import XLError, xl_round
 from .findings import ERROR, WARNING, Bi, Finding
-from .intake import read_workbook
+from .intake import damaged, open_package
 from .labels import LABELS, label
 from . import checks, rules, signing
-from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
-from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
+from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, build_layout, formulas_digest
+from .reader import META_ROWS, META_SHEET_NAMES, Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .record import fingerprint
+from .xlsxread import ReadError, read_book
 
 TOLERANCE = 0.005
 MAX_TEXT = 2000
@@ -78,8 +79,17 @@ class FileReport:
 
 @functools.lru_cache(maxsize=1)
 def _builtins() -> tuple[Template, ...]:
-    """Built-in templates, parsed once per process (collect checks many files)."""
+    """Every built-in template, parsed once per process (only when a workbook names an unknown id)."""
     return tuple(load_template(tid) for tid in builtin_templates())
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin(tid: str) -> Template | None:
+    """The built-in template whose file is named after ``tid``: one YAML parse, not all of them."""
+    if tid not in builtin_templates():
+        return None
+    t = load_template(tid)
+    return t if t.id == tid else None
 
 
 def known_templates(extra: list[Template] | None = None) -> dict[tuple[str, str], Template]:
@@ -89,18 +99,61 @@ def known_templates(extra: list[Template] | None = None) -> dict[tuple[str, str]
     return out
 
 
+def find_template(tid: str, version: str, extra: list[Template] | None = None) -> Template | None:
+    """The template a workbook names: an extra one given with --template, else the built-in one."""
+    for t in reversed(extra or []):
+        if (t.id, t.version) == (tid, version):
+            return t
+    t = _builtin(tid)
+    if t is not None and t.version == version:
+        return t
+    if t is None and any(b.id == tid for b in _builtins()):  # a built-in file not named after its id
+        return known_templates().get((tid, version))
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def layout_for(tpl: Template, lang: str) -> Layout:
+    """One layout per template and language per process: its formula texts, addresses and
+    evaluation order are computed once (Layout memoises them) and shared by every file checked."""
+    return build_layout(tpl, lang)
+
+
+#: Sheets whose cells the checker reads, in either language (guide and lists are only required to exist)
+READ_SHEETS = tuple({label(f"sheet.{k}", lang) for k in SHEETS if k not in ("guide", "lists", "meta")
+                     for lang in ("zh", "en")})
+#: ... and the guide, whose sheet protection only is looked at (S016)
+PROTECTION_ONLY_SHEETS = tuple({label("sheet.guide", lang) for lang in ("zh", "en")})
+
+
 def check_file(path: str | Path, templates: list[Template] | None = None, key: bytes | None = None) -> FileReport:
     rep = FileReport(str(path))
     try:
-        intake = read_workbook(path)
+        pkg = open_package(path)
     except UnreadableFile as e:
         rep.status = "unreadable"
         rep.findings.append(_fatal(e))
         return rep
-    rep.findings.extend(intake.flags)
-    rep.application = intake.application
+    with pkg:
+        rep.findings.extend(pkg.flags)
+        rep.application = pkg.application
+        try:
+            book = read_book(pkg.archive, READ_SHEETS, META_SHEET_NAMES, meta_rows=META_ROWS + 2 + 1,
+                             protection_only=PROTECTION_ONLY_SHEETS)
+        except ReadError as e:
+            rep.status = "unreadable"
+            rep.findings.append(_fatal(damaged(e.code, str(e))))
+            return rep
+        except UnreadableFile as e:
+            rep.status = "unreadable"
+            rep.findings.append(_fatal(e))
+            return rep
+        except Exception as e:  # a reader bug, not a file problem: the same safety net as below
+            rep.status = "unreadable"
+            rep.findings.append(Finding("S099", values={"error": f"{type(e).__name__}: {e}"[:200]}))
+            return rep
     try:
-        return _identify_and_analyse(rep, intake, templates, key)
+        return _identify_and_analyse(rep, book, templates, key)
     except Exception as e:  # a safety net for content nobody foresaw; the fuzz tests keep it unused
         rep.findings.append(Finding("S099", values={"error": f"{type(e).__name__}: {e}"[:200]}))
         rep.finish()
@@ -115,24 +168,23 @@ def unreadable_folder(path: str | Path) -> FileReport:
     return rep
 
 
-def _identify_and_analyse(rep: FileReport, intake: Any, templates: list[Template] | None, key: bytes | None) -> FileReport:
-    meta = read_meta(intake.formulas)
+def _identify_and_analyse(rep: FileReport, book: Any, templates: list[Template] | None, key: bytes | None) -> FileReport:
+    meta = read_meta(book)
     if meta is None or meta.ruleset is None:
         rep.status = "unreadable"
         rep.findings.append(Finding("S001"))
         return rep
-    known = known_templates(templates)
     tkey = (meta.template_id or "", meta.template_version or "")
     rep.template = f"{tkey[0]}@{tkey[1]}"
-    tpl = known.get(tkey)
+    tpl = find_template(tkey[0], tkey[1], templates)
     if tpl is None:
         rep.status = "unreadable"
         rep.findings.append(Finding("S002", values={"template": tkey[0], "version": tkey[1]}))
         return rep
     if ruleset_digest(meta.ruleset) != tpl.digest() or meta.data.get("template_digest") != tpl.digest():
         rep.findings.append(Finding("S003", sheet=None, values={"template": rep.template}))
-    L = build_layout(tpl, meta.lang if meta.lang in ("zh", "en") else "zh")
-    snap = take_snapshot(L, intake.formulas, intake.values)
+    L = layout_for(tpl, meta.lang if meta.lang in ("zh", "en") else "zh")
+    snap = take_snapshot(L, book)
     if snap.missing_sheets:
         for k in snap.missing_sheets:
             rep.findings.append(Finding("S010", values={"sheet": L.sheet(k)}))

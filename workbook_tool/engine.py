@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .a1 import range_boundaries
 from .layout import FORMULA, Layout, evaluation_order
 
 Inputs = Mapping[tuple[str, int | None], Any]  # (slot key, row or None) → value as read
@@ -49,8 +50,6 @@ def _range_values(L: Layout, name: str, env: Mapping[str, Any]) -> list[Any]:
 def range_members(L: Layout, name: str) -> list[str]:
     """Slot keys inside a named scalar range (e.g. the funds item column, the level score column)."""
     sheet, a1 = L._ranges[name]
-    from openpyxl.utils.cell import range_boundaries
-
     c1, r1, c2, r2 = range_boundaries(a1.replace("$", ""))
     by_pos = {(s.row, s.col): s.key for s in L.scalars(sheet)}
     return [by_pos[(r - 1, c - 1)] for r in range(r1, r2 + 1) for c in range(c1, c2 + 1) if (r - 1, c - 1) in by_pos]

@@ -19,6 +19,8 @@ Limits are module-level constants so the CLI (or a test) can tune them.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
 import re
 import stat
 import warnings
@@ -30,8 +32,7 @@ from pathlib import Path
 from typing import Iterable
 from xml.parsers import expat
 
-import openpyxl
-from openpyxl.utils.cell import range_boundaries
+from .a1 import range_boundaries
 
 from .errors import UnreadableFile, WbtoolError
 from .findings import CATALOGUE, ERROR, WARNING, Code, Finding, register
@@ -245,8 +246,8 @@ class Intake:
 
     path: Path
     data: bytes                  # the file's bytes, read once
-    formulas: openpyxl.Workbook  # data_only=False: formula text
-    values: openpyxl.Workbook    # data_only=True: cached results as last saved
+    formulas: "openpyxl.Workbook"  # data_only=False: formula text
+    values: "openpyxl.Workbook"    # data_only=True: cached results as last saved
     flags: list[Finding]         # non-fatal risks: W101..W104
     application: str | None      # docProps/app.xml <Application>
     wps: bool                    # saved by WPS (Application or KSOProductBuildVer property)
@@ -254,13 +255,37 @@ class Intake:
     load_warnings: list[str] = field(default_factory=list)  # openpyxl warnings, de-duplicated
 
 
-def read_workbook(path: str | Path, *, max_bytes: int | None = None) -> Intake:
-    """Read an untrusted workbook file, or raise :class:`UnreadableFile` saying what to do.
+@dataclass
+class Package:
+    """A workbook package that passed the door (format, size and zip-bomb checks), not yet parsed.
 
-    ``max_bytes`` overrides :data:`MAX_FILE_BYTES`. Only :class:`WbtoolError` ever escapes for bad
-    input; an unexpected exception from here is a wbtool bug, not a file problem.
+    ``check`` reads its cells with the streaming reader (:mod:`xlsxread`); :func:`read_workbook`
+    hands the same bytes to openpyxl. The caller closes ``archive`` (or uses ``with``)."""
+
+    path: Path
+    data: bytes
+    archive: zipfile.ZipFile
+    flags: list[Finding]
+    application: str | None
+    wps: bool
+    kind: str = "xlsx"
+
+    def __enter__(self) -> "Package":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.archive.close()
+
+
+def open_package(path: str | Path, *, max_bytes: int | None = None) -> Package:
+    """Everything :func:`read_workbook` checks except what only openpyxl needs (no parsing of cells).
+
+    Cell bombs (huge merged ranges) are not scanned for here: the streaming reader never expands
+    a range, so they cost it nothing; :func:`read_workbook` still refuses them before openpyxl.
     """
-    _require_defusedxml()
+    if DefusedXmlException is None:
+        c = CATALOGUE["F100"]
+        raise WbtoolError("F100", c.zh, c.en)
     path = Path(path)
     data = _read_bytes(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
     kind = sniff(data)
@@ -270,19 +295,52 @@ def read_workbook(path: str | Path, *, max_bytes: int | None = None) -> Intake:
         archive = zipfile.ZipFile(BytesIO(data))
     except Exception as exc:  # sniff opened it already; belt and braces
         raise _fail("F116") from exc
-    with archive:
+    try:
         _check_zip_limits(archive, len(data))
-        _check_expanding_ranges(archive)
-        load_warnings: list[str] = []
-        formulas = _load(data, data_only=False, caught=load_warnings)
-        values = _load(data, data_only=True, caught=load_warnings)
-        names = archive.namelist()
         application, wps = _read_identity(archive)
+    except BaseException:
+        archive.close()
+        raise
+    return Package(path=path, data=data, archive=archive, flags=_risk_flags(archive.namelist()),
+                   application=application, wps=wps, kind=kind)
+
+
+def read_workbook(path: str | Path, *, max_bytes: int | None = None) -> Intake:
+    """Read an untrusted workbook file with openpyxl, or raise :class:`UnreadableFile` saying what to do.
+
+    ``max_bytes`` overrides :data:`MAX_FILE_BYTES`. Only :class:`WbtoolError` ever escapes for bad
+    input; an unexpected exception from here is a wbtool bug, not a file problem. ``check`` does
+    not use this (see :func:`open_package`); tests and tools that want openpyxl objects do.
+    """
+    _require_defusedxml()
+    with open_package(path, max_bytes=max_bytes) as pkg:
+        _check_expanding_ranges(pkg.archive)
+        load_warnings: list[str] = []
+        formulas = _load(pkg.data, data_only=False, caught=load_warnings)
+        values = _load(pkg.data, data_only=True, caught=load_warnings)
     return Intake(
-        path=path, data=data, formulas=formulas, values=values,
-        flags=_risk_flags(names), application=application, wps=wps, kind=kind,
+        path=pkg.path, data=pkg.data, formulas=formulas, values=values,
+        flags=pkg.flags, application=pkg.application, wps=pkg.wps, kind=pkg.kind,
         load_warnings=load_warnings,
     )
+
+
+def damaged(code: str, detail: str) -> UnreadableFile:
+    """The error for a file the streaming reader could not get through (codes as openpyxl's path)."""
+    if code == "F121":
+        return _fail("F121", detail_zh=detail, detail_en=detail)
+    if code in ("F116", "F118"):
+        return _fail(code)
+    return _fail("F119", detail=detail)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562: openpyxl is imported only when asked for
+    """``intake.openpyxl`` on demand, so importing this module does not import openpyxl."""
+    if name == "openpyxl":
+        import openpyxl
+
+        return openpyxl
+    raise AttributeError(name)
 
 
 def sniff(data: bytes) -> str:
@@ -310,6 +368,8 @@ def sniff(data: bytes) -> str:
 # --------------------------------------------------------------------------------------------
 def _require_defusedxml() -> None:
     """openpyxl expands XML entities unless defusedxml is importable; refuse to run without it."""
+    import openpyxl
+
     if not getattr(openpyxl, "DEFUSEDXML", False) or DefusedXmlException is None:
         c = CATALOGUE["F100"]
         raise WbtoolError("F100", c.zh, c.en)
@@ -595,14 +655,17 @@ def _range_area(ref: str) -> int:
 # --------------------------------------------------------------------------------------------
 # Parsing with openpyxl: the broad-catch boundary
 # --------------------------------------------------------------------------------------------
-def _load(data: bytes, *, data_only: bool, caught: list[str]) -> openpyxl.Workbook:
+def _load(data: bytes, *, data_only: bool, caught: list[str]) -> "openpyxl.Workbook":
     """load_workbook, turning any failure into F116/F118/F119 and recording warnings.
 
     openpyxl wraps parse errors in a ValueError, so the cause chain is searched for the real one.
     Warnings (e.g. dropped x14 validations) are kept instead of being printed on the console.
     """
+    import openpyxl
+
     try:
-        with warnings.catch_warnings(record=True) as seen:
+        # openpyxl print()s some complaints ("99 is out of range"): stdout belongs to the report
+        with warnings.catch_warnings(record=True) as seen, contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("always")
             wb = openpyxl.load_workbook(BytesIO(data), data_only=data_only, keep_links=False)
     except Exception as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from .a1 import col_name as xl_col_to_name, rowcol_to_cell as xl_rowcol_to_cell
 
 from . import checks, rules
 from .expr import IF, ROUND, SUM, Expr, Num, Range, Var, render
@@ -27,6 +27,8 @@ PROTECTED_SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summ
 HEADER_ROW = 2  # 0-based row of the indicator-table headers on each table sheet
 FIRST_ROW = 3   # 0-based first indicator row
 CHECK_COL = 20  # first hidden flag column of the declared checks (actuals: one per check; budget: rates)
+
+META_FIRST_ROW = 2  # 0-based row of the first key/value entry on the metadata sheet
 
 HEADER_FIELDS = ("name", "department", "unit", "year")
 
@@ -107,8 +109,13 @@ class Layout:
         return self._qualify(s.sheet, from_sheet, a1)
 
     def formula(self, slot: Slot, row: int | None = None) -> str:
-        assert slot.expr is not None
-        return self.render_at(slot.expr, slot.sheet, row)
+        """The formula text of a slot (memoised: a layout is built once and then only read)."""
+        key = (slot.key, row)
+        f = self.cache.get(key)
+        if f is None:
+            assert slot.expr is not None
+            f = self.cache[key] = self.render_at(slot.expr, slot.sheet, row)
+        return f
 
     def render_at(self, expr: Expr, sheet: str, row: int | None = None) -> str:
         """``expr`` as a formula written on ``sheet`` (row ``row`` for column variables): cells,
@@ -122,6 +129,9 @@ class Layout:
         return self.sheet_names[key]
 
     _ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # memo of derived, immutable facts (formula texts, evaluation order, digest); a layout is never
+    # changed once built, and the checker shares one per template and language across files
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     # anchor rows of the blocks the writer decorates with titles and headers (0-based)
     funds_header_row: int = 0
     funds_rows: tuple[int, int, int, int] = (0, 0, 0, 0)  # total, first item, last item, item sum
@@ -314,7 +324,14 @@ def formula_slots(L: Layout) -> list[Slot]:
 
 
 def evaluation_order(L: Layout) -> tuple[list[Slot], list[Slot]]:
-    """Formula columns (per row) and formula scalars, each in dependency order."""
+    """Formula columns (per row) and formula scalars, each in dependency order (memoised)."""
+    got = L.cache.get("evaluation_order")
+    if got is None:
+        got = L.cache["evaluation_order"] = _evaluation_order(L)
+    return got
+
+
+def _evaluation_order(L: Layout) -> tuple[list[Slot], list[Slot]]:
 
     def topo(slots: list[Slot]) -> list[Slot]:
         keys = {s.key for s in slots}
@@ -339,11 +356,14 @@ def evaluation_order(L: Layout) -> tuple[list[Slot], list[Slot]]:
 
 
 def formulas_digest(L: Layout) -> str:
-    """A hash of every generated formula: part of what a signed workbook vouches for."""
+    """A hash of every generated formula: part of what a signed workbook vouches for (memoised)."""
     import hashlib
 
+    if "formulas_digest" in L.cache:
+        return L.cache["formulas_digest"]
     h = hashlib.sha256()
     for s in formula_slots(L):
         for r in (list(L.rows()) if s.is_column else [None]):
             h.update(f"{s.sheet}!{L.a1(s, r)}={L.formula(s, r)}\n".encode())
-    return h.hexdigest()
+    L.cache["formulas_digest"] = h.hexdigest()
+    return L.cache["formulas_digest"]

@@ -6,21 +6,20 @@ what a spreadsheet engine sees: dates become serial numbers, error texts become 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
-
 from . import record
+from .dates import excel_serial
 from .expr import XLError
-from .layout import CONST, FORMULA, HEADER_ROW, PROTECTED_SHEETS, SHEETS, Layout
+from .layout import CONST, FORMULA, HEADER_ROW, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout
 from .labels import LABELS
 from .record import IssuedRecord
-from .writer import META_FIRST_ROW, excel_serial
+from .xlsxread import Book, Cell, NonScalarFormula
 
 ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
 
@@ -46,32 +45,113 @@ class Meta:
         return self.data.get("lang") or "zh"
 
 
-def _meta_sheet(wb: Workbook) -> Worksheet | None:
-    for name in (LABELS["sheet.meta"][0], LABELS["sheet.meta"][1]):
-        if name in wb.sheetnames:
-            return wb[name]
-    for ws in wb.worksheets:  # renamed: find it by content
-        if ws.cell(META_FIRST_ROW + 1, 1).value == "wbtool":
-            return ws
+#: rows of the metadata sheet that hold key/value entries (the reader reads this many)
+META_ROWS = 40
+
+
+class OpenpyxlGrid:
+    """The two openpyxl views of a workbook behind the streaming reader's interface.
+
+    ``check`` reads with :mod:`xlsxread`; this adapter lets tests (and anything holding openpyxl
+    workbooks) take the same snapshot, which is how the two readers are compared."""
+
+    def __init__(self, wb_formulas: Any, wb_values: Any):
+        self.f, self.v = wb_formulas, wb_values
+        self.sheetnames: list[str] = list(wb_formulas.sheetnames)
+        try:
+            self.calc_mode = wb_formulas.calculation.calcMode
+        except AttributeError:
+            self.calc_mode = None
+        self.custom: dict[str, Any] = {}
+        try:
+            for p in wb_formulas.custom_doc_props.props:
+                self.custom[p.name] = p.value
+        except AttributeError:
+            pass
+
+    @property
+    def worksheet_names(self) -> list[str]:
+        return [ws.title for ws in self.f.worksheets]
+
+    def cell(self, sheet: str, row: int, col: int) -> Cell:
+        fc, vc = self.f[sheet].cell(row, col), self.v[sheet].cell(row, col)
+        return Cell(fc.value, fc.data_type, vc.value, vc.data_type)
+
+    def protected(self, sheet: str) -> bool:
+        return bool(self.f[sheet].protection.sheet)
+
+    def row_values(self, sheet: str, row: int) -> list[Any]:
+        ws = self.f[sheet]
+        return [ws.cell(row, c).value for c in range(1, ws.max_column + 1)]
+
+
+class BookGrid:
+    """A :class:`~workbook_tool.xlsxread.Book` with the interface the snapshot code reads."""
+
+    def __init__(self, book: Book):
+        self.book = book
+        self.sheetnames = book.sheetnames
+        self.calc_mode = book.calc_mode
+        self.custom = book.custom
+
+    @property
+    def worksheet_names(self) -> list[str]:
+        return self.book.worksheets
+
+    def cell(self, sheet: str, row: int, col: int) -> Cell:
+        return self.book.cell(sheet, row, col)
+
+    def protected(self, sheet: str) -> bool:
+        return self.book.protected.get(sheet, False)
+
+    def row_values(self, sheet: str, row: int) -> list[Any]:
+        cells = [(c, cell.value) for (r, c), cell in self.book.sheets.get(sheet, {}).items() if r == row]
+        if not cells:
+            return []
+        out: list[Any] = [None] * max(c for c, _v in cells)
+        for c, v in cells:
+            out[c - 1] = v
+        return out
+
+
+Grid = Any  # OpenpyxlGrid | BookGrid
+
+
+def as_grid(wb_formulas: Any, wb_values: Any = None) -> Any:
+    """A grid from a Book, a grid, or the two openpyxl workbooks (formulas, values)."""
+    if isinstance(wb_formulas, Book):
+        return BookGrid(wb_formulas)
+    if isinstance(wb_formulas, (BookGrid, OpenpyxlGrid)):
+        return wb_formulas
+    return OpenpyxlGrid(wb_formulas, wb_values if wb_values is not None else wb_formulas)
+
+
+META_SHEET_NAMES = (LABELS["sheet.meta"][0], LABELS["sheet.meta"][1])
+
+
+def _meta_sheet(g: Any) -> str | None:
+    for name in META_SHEET_NAMES:
+        if name in g.sheetnames and name in g.worksheet_names:
+            return name
+    for name in g.worksheet_names:  # renamed: find it by content
+        if g.cell(name, META_FIRST_ROW + 1, 1).value == "wbtool":
+            return name
     return None
 
 
-def read_meta(wb_formulas: Workbook) -> Meta | None:
+def read_meta(wb_formulas: Any) -> Meta | None:
     """The metadata block, or None for a workbook wbtool did not make."""
-    custom: dict[str, Any] = {}
-    try:
-        for p in wb_formulas.custom_doc_props.props:
-            custom[p.name] = p.value
-    except AttributeError:
-        pass
-    ws = _meta_sheet(wb_formulas)
+    g = as_grid(wb_formulas)
+    custom: dict[str, Any] = dict(g.custom)
+    ws = _meta_sheet(g)
     if ws is None:
         if any(k.startswith("wbtool.") for k in custom):
             return Meta({}, None, IssuedRecord(), custom)
         return None
     data: dict[str, str] = {}
     blobs: dict[str, str] = {}
-    for row in ws.iter_rows(min_row=META_FIRST_ROW + 1, max_row=META_FIRST_ROW + 40, values_only=True):
+    for r in range(META_FIRST_ROW + 1, META_FIRST_ROW + META_ROWS + 1):
+        row = g.row_values(ws, r)
         if not row or row[0] is None:
             continue
         k = str(row[0])
@@ -114,6 +194,7 @@ def to_engine_value(v: Any) -> Any:
 _STR = re.compile(r'"(?:[^"]|"")*"')
 
 
+@functools.lru_cache(maxsize=16384)
 def normalise_formula(f: str) -> str:
     """Formula text compared modulo what applications re-serialise: quotes, $, case, spaces."""
     f = f.lstrip("=")
@@ -161,35 +242,39 @@ class Snapshot:
     unprotected: list[str] = field(default_factory=list)  # PROTECTED_SHEETS found without sheet protection
 
 
-def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snapshot:
+def take_snapshot(L: Layout, wb_formulas: Any, wb_values: Any = None) -> Snapshot:
+    """Read every slot of the layout: a :class:`Book` (streaming reader) or two openpyxl workbooks."""
+    g = as_grid(wb_formulas, wb_values)
     snap = Snapshot(L)
-    try:
-        snap.calc_mode = wb_formulas.calculation.calcMode
-    except AttributeError:
-        snap.calc_mode = None
+    snap.calc_mode = g.calc_mode
+    names = set(g.worksheet_names)
     for key in SHEETS:
-        if L.sheet(key) not in wb_formulas.sheetnames:
+        if L.sheet(key) not in g.sheetnames:
             snap.missing_sheets.append(key)
     if snap.missing_sheets:
         return snap
-    wf = {k: wb_formulas[L.sheet(k)] for k in SHEETS}
-    wv = {k: wb_values[L.sheet(k)] for k in SHEETS}
+    for key in SHEETS:
+        if L.sheet(key) not in names:  # listed, but a chartsheet: nothing of ours can be read from it
+            snap.missing_sheets.append(key)
+    if snap.missing_sheets:
+        return snap
+    cell = g.cell
     for key in ("indicators", "actuals", "scoring"):
-        snap.end_rows[key] = _find_end(wf[key], L)
-    snap.unprotected = [k for k in PROTECTED_SHEETS if not wf[k].protection.sheet]
+        snap.end_rows[key] = _find_end(g, L.sheet(key), L)
+    snap.unprotected = [k for k in PROTECTED_SHEETS if not g.protected(L.sheet(k))]
     for slot in L.columns():  # table headers anchor the columns (a column inserted shifts them)
-        found = wf[slot.sheet].cell(HEADER_ROW + 1, slot.col + 1).value
+        found = cell(L.sheet(slot.sheet), HEADER_ROW + 1, slot.col + 1).value
         snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.header, found))
+    rows_all = list(L.rows())
     for slot in L.slots.values():
-        rows = list(L.rows()) if slot.is_column else [None]
+        rows = rows_all if slot.is_column else [None]
+        sheet = L.sheet(slot.sheet)
         for r in rows:
             row = slot.row if r is None else r
-            fcell = wf[slot.sheet].cell(row + 1, slot.col + 1)
-            cf = fcell.value
-            vcell = wv[slot.sheet].cell(row + 1, slot.col + 1)
-            cv = vcell.value
+            c = cell(sheet, row + 1, slot.col + 1)
+            cf, cv = c.value, c.cached
             k = (slot.key, r)
-            is_formula = fcell.data_type == "f" and isinstance(cf, str)
+            is_formula = c.type == "f" and isinstance(cf, str)
             if slot.kind == FORMULA:
                 snap.formulas[k] = cf if is_formula else None
                 snap.cached[k] = to_engine_value(cv)
@@ -203,16 +288,16 @@ def take_snapshot(L: Layout, wb_formulas: Workbook, wb_values: Workbook) -> Snap
                     snap.typed_formulas[k] = cf
                 snap.raw[k] = cv
                 # text that merely looks like an error value ("#N/A" typed as text) stays text
-                snap.values[k] = cv if vcell.data_type == "s" else to_engine_value(cv)
+                snap.values[k] = cv if c.cached_type == "s" else to_engine_value(cv)
     return snap
 
 
-def _find_end(ws: Worksheet, L: Layout) -> int | None:
+def _find_end(g: Any, sheet: str, L: Layout) -> int | None:
     markers = {LABELS["v.end"][0], LABELS["v.end"][1]}
     expected = L.end_row + 1
-    if ws.cell(expected, 1).value in markers:
+    if g.cell(sheet, expected, 1).value in markers:
         return L.end_row
     for r in range(max(1, expected - L.n_rows), expected + 200):
-        if ws.cell(r, 1).value in markers:
+        if g.cell(sheet, r, 1).value in markers:
             return r - 1
     return None

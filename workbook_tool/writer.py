@@ -14,22 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
+from .a1 import col_name as xl_col_to_name
+from .dates import excel_serial
 
 from . import __version__, checks, signing
 from .expr import ABS, AND, ANY_OF, Expr, Var
 from .errors import WbtoolError
 from .labels import label
 from .layout import (
-    CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, PROTECTED_SHEETS, SHEETS, Layout, Slot, build_layout, formulas_digest,
+    CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout, Slot,
+    build_layout, formulas_digest,
 )
 from .project import Project
 from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
 
 META_CHUNK = 30000  # cell text limit is 32767 characters
-META_FIRST_ROW = 2
 
 _BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1, "border_color": "#BFBFBF"}
 FILL_INPUT = "#FFF2CC"   # yellow: the unit fills these
@@ -79,17 +79,12 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def excel_serial(v: dt.date | dt.datetime) -> float:
-    """The serial number a spreadsheet holds for a date (openpyxl knows the 1900 leap-year quirk)."""
-    from openpyxl.utils.datetime import to_excel
-
-    return float(to_excel(v))
-
-
 class _Writer:
     def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None,
                  key: bytes | None = None):
         self.tpl, self.project, self.lang, self.password, self.key = tpl, project, lang, password, key
+        import xlsxwriter  # here, not at module level: `check` imports this module for fingerprint()
+
         self.L: Layout = build_layout(tpl, lang)
         self.wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
