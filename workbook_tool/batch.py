@@ -101,13 +101,18 @@ def safe_name(text: str) -> str:
 
 
 def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: str = "zh", force: bool = False,
-                 key: bytes | None = None, password: str | None = None) -> list[BatchResult]:
-    from .writer import write_workbook
+                 key: bytes | None = None, password: str | None = None, jobs: int | None = 1) -> list[BatchResult]:
+    """One workbook per roster row. Rows are parsed and named here, in order (names must be unique);
+    the workbooks are written by :func:`pool.map_files` (``jobs``: 0 all cores, 1 this process)."""
+    import functools
+
+    from .pool import map_files
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rows = read_roster(roster)
     results: list[BatchResult] = []
+    plans: list[tuple[int, Project, Path]] = []
     seen: set[str] = set()
     for i, row in enumerate(rows, start=2):  # row 1 is the header in the office's table
         try:
@@ -117,12 +122,25 @@ def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: st
             if stem in seen:
                 stem = f"{stem}-{i}"
             seen.add(stem)
-            path = out / f"{stem}.xlsx"
-            write_workbook(path, tpl, pr, lang, password, force, key)
-            results.append(BatchResult(i, path))
+            plans.append((i, pr, out / f"{stem}.xlsx"))
         except WbtoolError as e:
             results.append(BatchResult(i, None, e.message(lang)))
-    return results
+    write = functools.partial(_issue_one, tpl=tpl, lang=lang, password=password, force=force, key=key)
+    results.extend(map_files(write, plans, jobs))
+    return sorted(results, key=lambda r: r.row)
+
+
+def _issue_one(plan: tuple[int, Project, Path], tpl: Template, lang: str, password: str | None, force: bool,
+               key: bytes | None) -> BatchResult:
+    """Write one roster row's workbook (runs in a worker process when there are many)."""
+    from .writer import write_workbook
+
+    i, pr, path = plan
+    try:
+        write_workbook(path, tpl, pr, lang, password, force, key)
+    except WbtoolError as e:
+        return BatchResult(i, None, e.message(lang))
+    return BatchResult(i, path)
 
 
 # ---- collecting returns ---------------------------------------------------------------------

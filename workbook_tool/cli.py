@@ -5,6 +5,8 @@ user for bad input.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 from pathlib import Path
@@ -14,6 +16,10 @@ import click
 from . import __version__
 from .errors import WbtoolError
 from .textsafe import safe
+
+
+JOBS = click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+                    help="并行进程数（0 = 全部 CPU 核；文件少于 4 个时不并行）")
 
 
 def _fail(e: WbtoolError, lang: str) -> None:
@@ -80,7 +86,9 @@ def keygen(key_file: str, force: bool) -> None:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="签名密钥")
 @click.option("--password", default=None, help="工作表保护密码")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
-def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool) -> None:
+@JOBS
+def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool,
+          jobs: int) -> None:
     """按名单（CSV/xlsx，每行一个项目）批量生成工作簿。
 
     名单列：项目名称、主管部门、实施单位、年度，资金列（按模板列名，如 全年预算数 / 预算资金），
@@ -93,7 +101,7 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
     try:
         tpl = load_template(template)
         key = load_key(key_file) if key_file else None
-        results = issue_roster(roster, tpl, outdir, lang, force, key, password)
+        results = issue_roster(roster, tpl, outdir, lang, force, key, password, jobs=jobs)
     except WbtoolError as e:
         _fail(e, lang)
     failed = 0
@@ -113,11 +121,13 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+@JOBS
 def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tuple[str, ...], key_file: str | None,
-            force: bool) -> None:
+            force: bool, jobs: int) -> None:
     """检查多份回收的工作簿，并汇总为一张表（每个文件一行：项目、状态、总分、等级、各一级指标得分、主要问题）。"""
     from .batch import write_summary
     from .checker import check_file, unreadable_folder
+    from .pool import map_files
     from .signing import load_key
     from .template import load_template
 
@@ -125,7 +135,8 @@ def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tup
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
         files, unreadable_dirs = _expand(paths)
-        reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
+        check = functools.partial(check_file, templates=extra, key=key)
+        reports = list(map_files(check, files, jobs)) + [unreadable_folder(d) for d in unreadable_dirs]
         write_summary(reports, output, lang, force)
     except WbtoolError as e:
         _fail(e, lang)
@@ -169,11 +180,13 @@ def templates() -> None:
 @click.option("--strict", is_flag=True, help="警告也视为失败")
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件（本单位自定义模板）")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
+@JOBS
 def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...],
-          key_file: str | None) -> None:
+          key_file: str | None, jobs: int) -> None:
     """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
     _skip_numpy()
     from .checker import check_file, unreadable_folder
+    from .pool import map_files
     from .report import overall_exit, to_json, to_text
     from .template import load_template
 
@@ -185,7 +198,9 @@ def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templ
     except WbtoolError as e:
         _fail(e, lang)
     files, unreadable_dirs = _expand(paths)
-    reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's alone, whatever a library prints
+        reports = list(map_files(functools.partial(check_file, templates=extra, key=key), files, jobs))
+    reports += [unreadable_folder(d) for d in unreadable_dirs]
     text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
     click.echo(text)
     sys.exit(overall_exit(reports, strict))

@@ -38,6 +38,9 @@ class Bi(tuple):
     def pick(self, lang: str) -> str:
         return self[1] if lang == "en" else self[0]
 
+    def __getnewargs__(self) -> tuple[str, str]:  # pickling (reports cross process boundaries)
+        return (self[0], self[1])
+
 
 def register(*codes: Code) -> None:
     for c in codes:
