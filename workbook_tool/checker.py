@@ -22,7 +22,7 @@ from .findings import ERROR, WARNING, Bi, Finding
 from .intake import damaged, open_package
 from .labels import LABELS, label
 from . import checks, rules, signing
-from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, build_layout, formulas_digest
+from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, build_layout, formulas_digest, layout_for
 from .reader import META_ROWS, META_SHEET_NAMES, Meta, Snapshot, normalise_formula, read_meta, take_snapshot
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .record import fingerprint
@@ -110,13 +110,6 @@ def find_template(tid: str, version: str, extra: list[Template] | None = None) -
     if t is None and any(b.id == tid for b in _builtins()):  # a built-in file not named after its id
         return known_templates().get((tid, version))
     return None
-
-
-@functools.lru_cache(maxsize=32)
-def layout_for(tpl: Template, lang: str) -> Layout:
-    """One layout per template and language per process: its formula texts, addresses and
-    evaluation order are computed once (Layout memoises them) and shared by every file checked."""
-    return build_layout(tpl, lang)
 
 
 #: Sheets whose cells the checker reads, in either language (guide and lists are only required to exist)

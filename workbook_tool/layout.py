@@ -8,6 +8,7 @@ position or a formula.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,6 +318,14 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     # ---- 元数据: the recalculation canary ----------------------------------------------------
     L.add(Slot("meta.canary", "meta", 1, 0, FORMULA, expr=ROUND(Num(2) / 3, 4), fmt=""))
     return L
+
+
+@functools.lru_cache(maxsize=32)
+def layout_for(tpl: Template, lang: str) -> Layout:
+    """One layout per template and language per process, shared by the writer and the checker:
+    formula texts, addresses and evaluation order are computed once (Layout memoises them). A
+    layout is never changed after build_layout, which is what makes sharing it safe."""
+    return build_layout(tpl, lang)
 
 
 def formula_slots(L: Layout) -> list[Slot]:
