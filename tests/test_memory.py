@@ -1,0 +1,44 @@
+"""Bounded memory (issue #9 item 4): the largest returns within intake's limits stay under 300 MB.
+
+Each file is checked in a fresh interpreter that reports its own peak RSS. With openpyxl the extra
+sheet took ~900 MB and the nested string ~700 MB; the streaming reader never parses a sheet the
+layout does not name, stops keeping cells past the rows the layout can reach, and refuses XML
+nested deeper than it can be legitimately (F119, one line).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import hostile  # noqa: E402
+
+LIMIT_MB = 300
+PROBE = ("import resource, sys; from workbook_tool.checker import check_file; r = check_file(sys.argv[1]); "
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, r.status, *[f.code for f in r.findings])")
+
+
+def peak(path: Path) -> tuple[int, list[str]]:
+    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, cwd=ROOT,
+                         check=True, timeout=120).stdout.split()
+    return int(out[0]), out[1:]
+
+
+@pytest.mark.parametrize("name,make,status", [
+    ("extra-sheet-200k-rows", lambda: hostile.extra_sheet(200_000), "ok"),
+    ("layout-sheet-50k-rows-below", lambda: hostile.long_layout_sheet(50_000), "ok"),
+    ("nested-string-1m", lambda: hostile.nested_string(1_000_000), "unreadable"),
+])
+def test_peak_memory_is_bounded(tmp_path, name, make, status):
+    p = tmp_path / f"{name}.xlsx"
+    p.write_bytes(make())
+    mb, result = peak(p)
+    assert mb <= LIMIT_MB, (name, mb)
+    assert result[0] == status, result
+    if status == "unreadable":
+        assert result[1:] == ["F119"]
