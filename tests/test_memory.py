@@ -19,8 +19,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import hostile  # noqa: E402
 
 LIMIT_MB = 300
-PROBE = ("import resource, sys; from workbook_tool.checker import check_file; r = check_file(sys.argv[1]); "
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, r.status, *[f.code for f in r.findings])")
+# VmHWM: the child's own high-water mark (getrusage's maxrss would include pytest's, inherited on exec)
+PROBE = ("import sys; from workbook_tool.checker import check_file; r = check_file(sys.argv[1]); "
+         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+         "print(int(hwm) // 1024, r.status, *[f.code for f in r.findings])")
 
 
 def peak(path: Path) -> tuple[int, list[str]]:
