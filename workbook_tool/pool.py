@@ -8,9 +8,7 @@ files, or with one job, everything stays in the calling process: a pool costs mo
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -39,6 +37,9 @@ def map_files(func: Callable[[T], R], items: Iterable[T], jobs: int | None = Non
     if n <= 1 or len(items) < SERIAL_BELOW:
         yield from map(func, items)
         return
+    import multiprocessing  # here: a one-file check should not pay for importing the pool machinery
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     # several items per task: per-task overhead (pickling, a pipe round trip) is ~1 ms
