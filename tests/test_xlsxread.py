@@ -101,11 +101,12 @@ def compare_snapshots(data: bytes, tmp_path: Path) -> None:
     assert (m1 is None) == (m2 is None)
     if m1 is None:
         return
-    assert (m1.data, m1.ruleset, m1.issued, m1.issued_rows, m1.custom) == (m2.data, m2.ruleset, m2.issued, m2.issued_rows, m2.custom)
+    assert (m1.data, m1.ruleset, m1.record, m1.custom, m1.record_error) == (m2.data, m2.ruleset, m2.record, m2.custom, m2.record_error)
     tpl = load_template(m1.template_id)
     L = build_layout(tpl, m1.lang)
     s1, s2 = take_snapshot(L, wf, wv), take_snapshot(L, book)
-    for f in ("missing_sheets", "values", "raw", "formulas", "cached", "typed_formulas", "end_rows", "anchors", "calc_mode"):
+    for f in ("missing_sheets", "values", "raw", "formulas", "cached", "typed_formulas", "end_rows", "anchors", "calc_mode",
+              "unprotected"):
         assert getattr(s1, f) == getattr(s2, f), f
 
 
