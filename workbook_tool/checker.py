@@ -20,6 +20,7 @@ from .errors import UnreadableFile, WbtoolError
 from .expr import XLError, xl_round
 from .findings import ERROR, WARNING, Bi, Finding
 from .intake import damaged, open_package
+from .intake import read_workbook  # noqa: F401  (not used by check_file; tests/test_engine_agreement.py patches it)
 from .labels import LABELS, label
 from . import checks, rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, build_layout, formulas_digest, layout_for
@@ -284,8 +285,10 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
         elif normalise_formula(found) != normalise_formula(expected):
             rep.findings.append(Finding("S013", sheet=L.sheet(slot.sheet), cell=cell, indicator=_indicator(L, snap, r),
                                         values={"found": found, "expected": expected}))
-    by_cell = {(s.sheet, L.a1(s, r)): (s, r) for s in L.slots.values() if s.kind != FORMULA
-               for r in (list(L.rows()) if s.is_column else [None])}
+    by_cell = L.cache.get("by_cell")
+    if by_cell is None:  # the same for every file of this template and language: built once
+        by_cell = L.cache["by_cell"] = {(s.sheet, L.a1(s, r)): (s, r) for s in L.slots.values() if s.kind != FORMULA
+                                        for r in (list(L.rows()) if s.is_column else [None])}
     for key, issued in meta.record.cells.items():
         sheet, a1 = key.split("!", 1)
         hit = by_cell.get((sheet, a1))
