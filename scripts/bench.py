@@ -180,6 +180,7 @@ def main() -> None:
 
     def add(what: str, value: float, unit: str, base_name: str, base: float, better: str = "×") -> None:
         rows.append((what, f"{value:.1f} {unit}", f"{base_name}: {base:.1f} {unit}", f"{value / base:.2f}{better}"))
+        print("  ..", " | ".join(rows[-1]), file=sys.stderr, flush=True)  # progress: a long run can be read as it goes
 
     print(f"machine: {default_jobs()} cores; Python {sys.version.split()[0]}; corpus in {tmp}", flush=True)
     varied = varied_returns(tmp, 10)

@@ -85,7 +85,7 @@ class _Writer:
     def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None,
                  key: bytes | None = None):
         self.tpl, self.project, self.lang, self.password, self.key = tpl, project, lang, password, key
-        import xlsxwriter  # here, not at module level: `check` imports this module for fingerprint()
+        import xlsxwriter  # here, not at module level: importing the writer for a helper (atomic_output) costs nothing
 
         self.L: Layout = layout_for(tpl, lang)
         # in memory: XlsxWriter otherwise writes every part to a temporary file first (~22 per workbook)
