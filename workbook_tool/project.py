@@ -35,6 +35,13 @@ class Project:
     sign: dict[str, Any] = field(default_factory=dict)
     level_weights: dict[str, float] = field(default_factory=dict)  # adjusted first-level weights
     source: str = ""
+    #: funds columns the office issues (locked); the others (arrived, spent…) are the unit's to fill
+    issued_funds: tuple[str, ...] = ()
+    #: True once :func:`strip_fill` made this the issued part only: the writer then refuses to put
+    #: anything into a cell the unit fills (a second guard against the 7.94 leak of issue #12)
+    issued_only: bool = False
+    #: the office's details for this issue (报送截止日期, 联系人, 联系电话, 报送方式, 项目编码): on 说明 and in the metadata
+    office: dict[str, Any] = field(default_factory=dict)
 
 
 def _fail(source: str, key: str, expected: str, got: Any = None) -> ProjectFileError:
@@ -94,6 +101,7 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
     pr.goal_expected, pr.goal_actual = goal.get("expected"), goal.get("actual")
 
     col_ids = [c.id for c in tpl.funds_columns]
+    pr.issued_funds = tuple(c.id for c in tpl.funds_columns if c.issued)
     funds = data.get("funds") or {}
     if not isinstance(funds, dict):
         raise _fail(source, "funds", "a mapping with total and items")
@@ -207,7 +215,9 @@ def _level_weights(given: Any, tpl: Template, rows: list[dict[str, Any]], source
 def strip_fill(pr: Project) -> Project:
     """The issued part only: what the finance office sends out (actuals and scores removed)."""
     rows = [{k: v for k, v in r.items() if k in ISSUED_INDICATOR_KEYS} for r in pr.indicators]
+    keep = set(pr.issued_funds) | {"label"}  # arrived/spent/执行数 are the unit's, even when the file has them
     out = Project(template=pr.template, header=dict(pr.header), goal_expected=pr.goal_expected, level_weights=dict(pr.level_weights),
-                  funds_total=dict(pr.funds_total), funds_items=[dict(i) for i in pr.funds_items], indicators=rows,
-                  source=pr.source)
+                  funds_total={k: v for k, v in pr.funds_total.items() if k in keep},
+                  funds_items=[{k: v for k, v in i.items() if k in keep} for i in pr.funds_items], indicators=rows,
+                  source=pr.source, issued_funds=pr.issued_funds, issued_only=True, office=dict(pr.office))
     return out

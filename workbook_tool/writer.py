@@ -63,6 +63,9 @@ ISSUED_FMT = {"text_in": "text_is", "wrap_in": "wrap_is", "num_in": "num_is", "m
               "target_in": "target_is", "date_in": "date_is"}
 for _k, _v in list(ISSUED_FMT.items()):
     FORMATS[_v] = {**FORMATS[_k], "locked": True, "bg_color": FILL_ISSUED}
+# the 说明 sheet's colour key shows the input colour on a locked cell: only the unit's cells are unlocked
+FORMATS["legend_in"] = {**FORMATS["text_in"], "locked": True}
+UNLOCKED = frozenset(k for k, v in FORMATS.items() if not v.get("locked", True))
 
 
 @dataclass
@@ -95,12 +98,17 @@ class _Writer:
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
         self.ws = {k: self.wb.add_worksheet(self.L.sheet(k)) for k in SHEETS}
         self.out = Written()
+        # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
+        # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
+        self.fill_allowed = project is not None and not project.issued_only
 
     # ---- cell writing ------------------------------------------------------------------------
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
         ws = self.ws[slot.sheet]
         r = slot.row if row is None else row
         f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
+        if (fmt or slot.fmt) in UNLOCKED and value not in (None, "") and not self.fill_allowed:
+            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
         if value is None or value == "":
             ws.write_blank(r, slot.col, None, f)
         elif isinstance(value, (dt.date, dt.datetime)):
@@ -313,7 +321,7 @@ class _Writer:
         for i, line in enumerate(lines):
             fmt = None
             if line.startswith("■"):
-                fmt = {"■输入": "text_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
+                fmt = {"■输入": "legend_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
             ws.write_string(2 + i, 0, line, self.fmt[fmt] if fmt else self.fmt["note"])
         ws.activate()
 
