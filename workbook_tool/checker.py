@@ -24,6 +24,7 @@ from .labels import LABELS, label
 from . import checks, rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, Layout, build_layout, formulas_digest
 from .reader import Meta, Snapshot, normalise_formula, read_meta, take_snapshot
+from .textnum import LOOKALIKE, parse_number_text
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .record import fingerprint
 
@@ -275,23 +276,8 @@ def _indicator(L: Layout, snap: Snapshot, r: int | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # inputs
 
-_LOOKALIKE = {"﹦": "=", "＝": "=", "==": "=", "≧": "≥", ">=": "≥", "=>": "≥", ">": "＞", "≦": "≤", "<=": "≤", "=<": "≤",
-              "<": "＜", "≥=": "≥", "大于等于": "≥", "小于等于": "≤", "等于": "="}
-_NUM_IN_TEXT = re.compile(r"^\s*(不少于|不低于|至少|不超过|不高于|最多|大于等于|小于等于|约|大约|≥|≤|>=|<=|＞|＜|>|<|=)?\s*"
-                          r"([-+]?\d+(?:\.\d+)?)\s*(余|多|左右)?\s*([^\d\s]*)\s*$")
-_HINT_OPS = {"不少于": "≥", "不低于": "≥", "至少": "≥", "大于等于": "≥", ">=": "≥", "≥": "≥", "不超过": "≤", "不高于": "≤",
-             "最多": "≤", "小于等于": "≤", "<=": "≤", "≤": "≤", "＞": "＞", ">": "＞", "＜": "＜", "<": "＜", "=": "="}
-
-
-def parse_number_text(text: str) -> tuple[float | None, str | None, str]:
-    """Read the intent of "不少于40", "≥85%", "800余册", "4万元"; returns (number, operator, unit)."""
-    t = unicodedata.normalize("NFKC", text).replace(",", "")
-    m = _NUM_IN_TEXT.match(t)
-    if not m:
-        return None, None, ""
-    prefix, num, _approx, unit = m.groups()
-    return float(num), _HINT_OPS.get(prefix or ""), unit or ""
-
+# the text-number reader is shared with issuing (textnum); the old names stay for this module
+_LOOKALIKE = LOOKALIKE
 
 _FULLWIDTH_DIGITS = re.compile("[\uff10-\uff19]")
 _DATE_TEXT = re.compile(r"^\s*(\d{4})\s*(?:[.\-/]|年)\s*(\d{1,2})\s*(?:[.\-/]|月)\s*(\d{1,2})\s*日?\s*(前|之前|以前)?\s*$")
