@@ -36,26 +36,42 @@ def main() -> None:
 @click.option("--password", default=None, help="工作表保护密码（默认无密码保护）")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="用该密钥签名下达内容（wbtool keygen 生成）")
+@click.option("--deadline", default=None, help="报送截止日期，如 2025-03-31（显示在“说明”并记入下达记录）")
+@click.option("--contact", default=None, help="联系人")
+@click.option("--phone", default=None, help="联系电话")
+@click.option("--return-to", "return_to", default=None, help="报送方式（如邮箱或地址）")
 def new(template: str | None, project: str | None, with_actuals: bool, output: str, lang: str, password: str | None,
-        force: bool, key_file: str | None) -> None:
+        force: bool, key_file: str | None, deadline: str | None, contact: str | None, phone: str | None,
+        return_to: str | None) -> None:
     """生成公式驱动的评价工作簿（空白或按项目预填）。"""
+    from .issuecheck import issue_problems, refuse_if_inconsistent
+    from .office import office_details
     from .project import load_project_file, parse_project, strip_fill
     from .signing import load_key
     from .template import load_template
-    from .writer import write_workbook
+    from .writer import write_workbook, xlsx_path
 
     try:
+        out = xlsx_path(output)
         data = load_project_file(project) if project else None
         tref = template or (data.get("template") if data else None) or "self-eval"
         tpl = load_template(tref)
         pr = parse_project(data, tpl, Path(project).name) if data is not None else None
-        if pr is not None and not with_actuals:
-            pr = strip_fill(pr)
+        office = office_details({"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to},
+                                base=(data or {}).get("office"), source=Path(project).name if project else "命令行")
+        if pr is not None:
+            refuse_if_inconsistent(issue_problems(pr, tpl))  # before anything is written
+            if not with_actuals:
+                pr = strip_fill(pr)
+            pr.office = office
+        elif office:
+            from .project import Project
+            pr = Project(issued_only=True, office=office, source="命令行")
         key = load_key(key_file) if key_file else None
-        write_workbook(output, tpl, pr, lang, password, force, key)
+        write_workbook(out, tpl, pr, lang, password, force, key)
     except WbtoolError as e:
         _fail(e, lang)
-    click.echo(f"{output}  [{tpl.id}@{tpl.version}]")
+    click.echo(f"{out}  [{tpl.id}@{tpl.version}]")
 
 
 @main.command()

@@ -19,7 +19,7 @@ from .template import Template
 
 ISSUED_INDICATOR_KEYS = ("level", "category", "name", "op", "target", "unit", "weight", "note")
 FILL_INDICATOR_KEYS = ("actual", "grade", "score", "na", "explain")
-_TOP = {"template", "project", "goal", "funds", "indicators", "default_indicators", "rates", "sign", "levels"}
+_TOP = {"template", "project", "goal", "funds", "indicators", "default_indicators", "rates", "sign", "levels", "office"}
 
 
 @dataclass
@@ -186,6 +186,9 @@ def parse_project(data: dict[str, Any], tpl: Template, source: str = "project") 
             raise _fail(source, f"sign.{k}", "lead, finance or date")
     pr.sign = dict(sign)
     pr.level_weights = _level_weights(data.get("levels"), tpl, rows, source)
+    from .office import office_details
+
+    pr.office = office_details(None, base=data.get("office"), source=source)
     return pr
 
 
