@@ -90,17 +90,22 @@ def keygen(key_file: str, force: bool) -> None:
 
 @main.command()
 @click.argument("roster", type=click.Path(dir_okay=False))
-@click.option("-t", "--template", "template", default="self-eval", show_default=True, help="模板 id 或 YAML 文件")
+@click.option("-t", "--template", "template", default="self-eval", show_default=True, help="默认模板 id 或 YAML 文件（名单的“模板”列优先）")
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="输出目录")
+@click.option("-i", "--indicators", default=None, type=click.Path(dir_okay=False),
+              help="指标表（CSV；名单为 xlsx 时可直接放在其“指标”工作表中）")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="签名密钥")
 @click.option("--password", default=None, help="工作表保护密码")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
-def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool) -> None:
-    """按名单（CSV/xlsx，每行一个项目）批量生成工作簿。
+def batch(roster: str, template: str, outdir: str, indicators: str | None, lang: str, key_file: str | None,
+          password: str | None, force: bool) -> None:
+    """按名单（xlsx 的“项目”“指标”工作表，或 CSV）批量生成工作簿，每个项目一份。
 
-    名单列：项目名称、主管部门、实施单位、年度，资金列（按模板列名，如 全年预算数 / 预算资金），
-    可选 文件名、项目文件（每个项目自己的指标 YAML）。
+    项目列：项目编码、项目名称、主管部门、实施单位、年度、模板、资金列（如 全年预算数 / 预算资金，万元）、
+    文件名、年度总体目标、报送截止日期、联系人、联系电话、报送方式，可选 项目文件。指标列：项目编码或项目名称、
+    一级指标、二级指标、三级指标、指标性质、指标值、计量单位、分值、备注。任何一行有问题时列出全部问题、不生成任何文件（退出码 2）。
+    空白名单：wbtool roster-template -o 名单.xlsx
     """
     from .batch import issue_roster
     from .signing import load_key
@@ -109,9 +114,11 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
     try:
         tpl = load_template(template)
         key = load_key(key_file) if key_file else None
-        results = issue_roster(roster, tpl, outdir, lang, force, key, password)
+        results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators)
     except WbtoolError as e:
         _fail(e, lang)
+    for zh, en in notes:
+        click.echo(f"wbtool: {en if lang == 'en' else zh}", err=True)
     failed = 0
     for r in results:
         if r.error:
@@ -120,6 +127,22 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
         else:
             click.echo(str(r.path))
     sys.exit(1 if failed else 0)
+
+
+@main.command("roster-template")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出 .xlsx")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def roster_template(output: str, force: bool, lang: str) -> None:
+    """生成空白名单（“项目”“指标”两个工作表，带下拉列表），填好后用 wbtool batch 批量下发。"""
+    from .rostertemplate import write_roster_template
+    from .writer import xlsx_path
+
+    try:
+        out = write_roster_template(xlsx_path(output), force)
+    except WbtoolError as e:
+        _fail(e, lang)
+    click.echo(str(out))
 
 
 @main.command()
