@@ -16,6 +16,8 @@ from .project import Project
 from .template import OPERATOR_RULES, Template
 
 TOLERANCE = 0.005
+FIELD_EN = {"三级指标": "indicator", "二级指标": "category", "指标性质": "operator", "指标值": "target", "计量单位": "unit",
+            "分值": "weight", "得分": "score", "分值总计": "all weights"}
 _FORMULA_RULES = ("positive", "equal", "reverse")
 
 
@@ -36,7 +38,7 @@ class IssueProblem:
         if lang == "en":
             where = f"project '{self.project}'" + (f", indicator row {self.row} '{self.indicator}'" if self.row else "")
             src = f" [{self.origin}]" if self.origin else ""
-            return f"{where}{src}, {self.field} = {self.value!r}: {self.en}"
+            return f"{where}{src}, {FIELD_EN.get(self.field, self.field)} = {self.value!r}: {self.en}"
         where = f"项目“{self.project}”" + (f"第 {self.row} 行指标“{self.indicator}”" if self.row else "")
         src = f"（{self.origin}）" if self.origin else ""
         return f"{where}{src}，{self.field} = {self.value!r}：{self.zh}"
