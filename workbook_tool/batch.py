@@ -153,7 +153,7 @@ def plan_roster(roster: str | Path, tpl: Template, outdir: str | Path, force: bo
         if v.get("year") not in (None, ""):
             y = read_year(v["year"])
             if y is None:
-                bad("年度", v["year"], "年度应为如 2024 的年份", "the year must be a year such as 2024")
+                bad(ro.columns.get("year", "年度"), v["year"], "年度应为如 2024 的年份", "the year must be a year such as 2024")
             else:
                 header["year"] = y
         data["project"] = header
@@ -175,7 +175,7 @@ def plan_roster(roster: str | Path, tpl: Template, outdir: str | Path, force: bo
                 continue
             n, ok = read_amount(val)
             if not ok:
-                bad(c.label, val, "金额应为数字（万元），如 12.5 或 12.5万元", "an amount must be a number in 万元, e.g. 12.5 or 12.5万元")
+                bad(ro.funds_columns.get(fid, c.label), val, "金额应为数字（万元），如 12.5 或 12.5万元", "an amount must be a number in 万元, e.g. 12.5 or 12.5万元")
             elif n is not None:
                 total[fid] = n
         funds["total"] = total

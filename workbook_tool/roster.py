@@ -135,6 +135,8 @@ class Roster:
     notes: list[tuple[str, str]]  # (zh, en) things said but not refused: ignored columns, skipped rows
     problems: list[Problem]
     project_sheet: str = ""
+    columns: dict[str, str] = field(default_factory=dict)  # project field → the office's header text
+    funds_columns: dict[str, str] = field(default_factory=dict)  # funds id → the office's header text
 
 
 # ---- reading grids --------------------------------------------------------------------------------
@@ -376,7 +378,7 @@ def read_roster(path: str | Path, indicators_path: str | Path | None = None,
     if not projects:
         raise WbtoolError("B005", f"名单“{table.sheet}”中没有可读的项目行（未生成任何文件）",
                           f"no project rows could be read from '{table.sheet}' (nothing was written)")
-    return Roster(projects, indicators, notes, problems, table.sheet)
+    return Roster(projects, indicators, notes, problems, table.sheet, table.columns, table.funds)
 
 
 # ---- values -------------------------------------------------------------------------------------
