@@ -160,6 +160,7 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
     if snap.unprotected:
         rep.findings.append(Finding("S016", values={"sheets": "、".join(L.sheet(k) for k in snap.unprotected)}))
     _structure(rep, L, snap, meta)
+    _issue_record(rep, L, meta)
     # rows beyond the issued ones are news only when a project's full indicator list was issued
     computed = evaluate(L, snap.values)  # every formula, from the inputs alone (never the cached results)
     _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])
@@ -256,6 +257,22 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
         slot = L.slots[k]
         rep.findings.append(Finding("S015", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
                                     values={"formula": f}))
+
+
+def _issue_record(rep: FileReport, L: Layout, meta: Meta) -> None:
+    """V037 when the return's header names another project or year than the issue record does:
+    the unit reused a form (another project's, or last year's) — said plainly, beside the S014."""
+    from .writer import RECORD
+
+    for f in ("name", "year"):
+        issued = meta.issued.get(f"{RECORD}!{f}")
+        returned = (rep.header or {}).get(f)
+        if issued in (None, "") or returned in (None, "") or _same(issued, returned):
+            continue
+        s = L.slots[f"hdr.{f}"]
+        rep.findings.append(Finding("V037", sheet=L.sheet(s.sheet), cell=L.a1(s),
+                                    values={"what": Bi("项目名称", "project name") if f == "name" else Bi("年度", "year"),
+                                            "issued": issued, "returned": returned}))
 
 
 def _same(a: Any, b: Any) -> bool:
