@@ -150,3 +150,15 @@ def test_new_refuses_line_items_that_do_not_add_up(tmp_path):
     assert r.exit_code == 2
     assert "全年预算数（明细合计） = 9" in r.output
     assert "differs from the total 10" in r.output and not (tmp_path / "o.xlsx").exists()
+
+
+@pytest.mark.parametrize("args, zh, en", [
+    (["new"], "用法错误：缺少选项 '-o' / '--output'", "Error: Missing option '-o' / '--output'."),
+    (["new", "-o", "x.xlsx", "--bogus"], "用法错误：没有选项 '--bogus'", "No such option"),
+    (["new", "-o", "x.xlsx", "--template"], "用法错误：选项 '--template' 需要一个值", "requires an argument"),
+])
+def test_usage_errors_in_the_chosen_language(args, zh, en):
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and zh in r.output and "Usage:" not in r.output
+    r = CliRunner().invoke(main, [*args[:1], "--lang", "en", *args[1:]])
+    assert r.exit_code == 2 and en in r.output

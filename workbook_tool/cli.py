@@ -6,8 +6,10 @@ user for bad input.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +23,61 @@ def _fail(e: WbtoolError, lang: str) -> None:
     sys.exit(e.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_USAGE_ZH = [  # click's usage errors, said in Chinese (click ships no translation)
+    (re.compile(r"^Missing option (.+)\.$"), "缺少选项 {0}"),
+    (re.compile(r"^Missing argument (.+)\.$"), "缺少参数 {0}"),
+    (re.compile(r"^No such option:? (\S+?)\.?(?: Did you mean (.+)\?)?$"), "没有选项 {0}"),
+    (re.compile(r"^No such command (.+)\.$"), "没有命令 {0}"),
+    (re.compile(r"^Got unexpected extra arguments? \((.+)\)$"), "多余的参数（{0}）"),
+    (re.compile(r"^Option (.+) requires an argument\.$"), "选项 {0} 需要一个值"),
+    (re.compile(r"^Invalid value for (.+?): (.+?) is not one of (.+)\.$"), "{0} 的值 {1} 无效，可选：{2}"),
+    (re.compile(r"^Invalid value for (.+?): (.+)$"), "{0} 的值无效：{1}"),
+]
+
+
+def usage_message(e: click.UsageError, lang: str) -> str:
+    """A usage error as one or two lines in the user's language (Chinese unless --lang en)."""
+    cmd = e.ctx.command_path if e.ctx is not None else "wbtool"
+    if lang == "en":
+        return f"{e.ctx.get_usage() if e.ctx else ''}\nTry '{cmd} --help' for help.\n\nError: {e.format_message()}"
+    text = e.format_message()
+    for pat, zh in _USAGE_ZH:
+        m = pat.match(text)
+        if m:
+            text = zh.format(*m.groups())
+            break
+    return f"用法错误：{text}\n运行 {cmd} --help 查看用法。"
+
+
+def _lang_of(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return "zh"
+
+
+class _Wbtool(click.Group):
+    """The command group, reporting usage errors in the chosen language (click's are English)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            click.echo(usage_message(e, _lang_of(argv)), err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("已中止。" if _lang_of(argv) != "en" else "Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Wbtool, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wbtool")
 def main() -> None:
     """wbtool — 项目支出绩效评价表：生成（new）与检查（check）。"""
