@@ -318,3 +318,16 @@ def test_roster_template_reads_back_as_an_empty_roster(tmp_path):
     # empty: batch refuses with a clear message, writes nothing
     msg = _refused(tmp_path, [str(tmp_path / "名单.xlsx")])
     assert "没有可读的项目行" in msg
+
+
+def test_new_takes_one_project_from_the_roster(tmp_path):
+    out = tmp_path / "seed.xlsx"
+    r = CliRunner().invoke(main, ["new", "--roster", str(SAMPLE_ROSTER), "--code", SEED_CODE, "-o", str(out),
+                                  "--contact", "李四"])
+    assert r.exit_code == 0, r.output
+    view = issued_view(out)
+    assert view["record"]["code"] == SEED_CODE and view["record"]["contact"] == "李四"  # the command line wins
+    assert view["record"]["deadline"] == "2025-03-31"  # the roster's
+    assert len(view["indicators"]) == 10 and unlocked_filled(out) == []
+    r = CliRunner().invoke(main, ["new", "--roster", str(SAMPLE_ROSTER), "--code", "nope", "-o", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 2 and "'nope'" in r.output and not (tmp_path / "x.xlsx").exists()

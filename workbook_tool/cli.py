@@ -96,10 +96,12 @@ def main() -> None:
 @click.option("--contact", default=None, help="联系人")
 @click.option("--phone", default=None, help="联系电话")
 @click.option("--return-to", "return_to", default=None, help="报送方式（如邮箱或地址）")
+@click.option("--roster", default=None, type=click.Path(dir_okay=False), help="从名单（wbtool batch 的格式）中取一个项目")
+@click.option("--code", "pick", default=None, help="与 --roster 同用：项目编码或项目名称")
 def new(template: str | None, project: str | None, with_actuals: bool, output: str, lang: str, password: str | None,
         force: bool, key_file: str | None, deadline: str | None, contact: str | None, phone: str | None,
-        return_to: str | None) -> None:
-    """生成公式驱动的评价工作簿（空白或按项目预填）。"""
+        return_to: str | None, roster: str | None, pick: str | None) -> None:
+    """生成公式驱动的评价工作簿（空白、按项目文件预填，或取名单中的一个项目）。"""
     from .issuecheck import issue_problems, refuse_if_inconsistent
     from .office import office_details
     from .project import load_project_file, parse_project, strip_fill
@@ -109,6 +111,10 @@ def new(template: str | None, project: str | None, with_actuals: bool, output: s
 
     try:
         out = xlsx_path(output)
+        if roster:
+            _new_from_roster(roster, pick, template, out, lang, password, force, key_file,
+                             {"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to})
+            return
         data = load_project_file(project) if project else None
         tref = template or (data.get("template") if data else None) or "self-eval"
         tpl = load_template(tref)
@@ -128,6 +134,29 @@ def new(template: str | None, project: str | None, with_actuals: bool, output: s
     except WbtoolError as e:
         _fail(e, lang)
     click.echo(f"{out}  [{tpl.id}@{tpl.version}]")
+
+
+def _new_from_roster(roster: str, pick: str | None, template: str | None, out: Path, lang: str, password: str | None,
+                     force: bool, key_file: str | None, office: dict[str, Any]) -> None:
+    """`new --roster 名单.xlsx --code 2024-001`: one project of a roster, read and checked as `batch` does."""
+    from .batch import plan_roster
+    from .office import office_details
+    from .signing import load_key
+    from .template import load_template
+    from .writer import write_workbook
+
+    if not pick:
+        raise WbtoolError("B007", "使用 --roster 时请用 --code 指定项目编码或项目名称", "--roster needs --code (a project code or name)")
+    plan = plan_roster(roster, load_template(template or "self-eval"), out.parent, force=True)
+    plan.refuse_if_problems()
+    hits = [it for it in plan.items if pick in (it.project.office.get("code"), it.project.header.get("name"))]
+    if len(hits) != 1:
+        raise WbtoolError("B007", f"名单中{'没有' if not hits else '有多个'}项目编码或名称为 {pick!r} 的项目",
+                          f"{'no' if not hits else 'more than one'} project with code or name {pick!r} in the roster")
+    it = hits[0]
+    it.project.office.update(office_details({k: v for k, v in office.items() if v}, source="命令行"))
+    write_workbook(out, it.tpl, it.project, lang, password, force, load_key(key_file) if key_file else None)
+    click.echo(f"{out}  [{it.tpl.id}@{it.tpl.version}]")
 
 
 @main.command()
