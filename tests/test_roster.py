@@ -32,7 +32,7 @@ def issued_view(path: Path) -> dict:
     meta = read_meta(wb)
     tpl = load_template(meta.template_id)
     L = build_layout(tpl, meta.lang)
-    cells = meta.issued
+    cells = meta.record.cells
 
     def at(key: str, row: int | None = None):
         s = L.slots[key]
@@ -40,7 +40,7 @@ def issued_view(path: Path) -> dict:
 
     defaults = {d.name for d in tpl.indicators}
     rows = []
-    for r in meta.issued_rows:
+    for r in meta.record.rows:
         name = at("name", r)
         if name in defaults:
             continue
@@ -50,7 +50,7 @@ def issued_view(path: Path) -> dict:
         rows.append((at("level", r), at("category", r), name, at("op", r), target, at("unit", r) or "", at("weight", r)))
     return {
         "template": tpl.id,
-        "record": {k.split("!", 1)[1]: v for k, v in cells.items() if k.startswith("record!")},
+        "record": meta.record.extra.get("issue", {}),
         "header": {f: at(f"hdr.{f}") for f in ("name", "department", "unit", "year")},
         "budget": at("funds.total.budget"),
         "initial": at("funds.total.initial") if "funds.total.initial" in L.slots else None,

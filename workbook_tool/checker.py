@@ -262,10 +262,11 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
 def _issue_record(rep: FileReport, L: Layout, meta: Meta) -> None:
     """V037 when the return's header names another project or year than the issue record does:
     the unit reused a form (another project's, or last year's) — said plainly, beside the S014."""
-    from .writer import RECORD
-
+    issue = meta.record.extra.get("issue")
+    if not isinstance(issue, dict):
+        return
     for f in ("name", "year"):
-        issued = meta.issued.get(f"{RECORD}!{f}")
+        issued = issue.get(f)
         returned = (rep.header or {}).get(f)
         if issued in (None, "") or returned in (None, "") or _same(issued, returned):
             continue
