@@ -162,3 +162,20 @@ def test_usage_errors_in_the_chosen_language(args, zh, en):
     assert r.exit_code == 2 and zh in r.output and "Usage:" not in r.output
     r = CliRunner().invoke(main, [*args[:1], "--lang", "en", *args[1:]])
     assert r.exit_code == 2 and en in r.output
+
+
+def test_office_details_from_the_project_file_and_the_command_line(tmp_path):
+    from workbook_tool.reader import read_meta
+
+    p = tmp_path / "p.yaml"
+    p.write_text(SEED.read_text(encoding="utf-8") + "office: {deadline: 2025年3月31日, contact: 王芳, code: 2024-001}\n",
+                 encoding="utf-8")
+    out = tmp_path / "o.xlsx"
+    r = CliRunner().invoke(main, ["new", "--project", str(p), "-o", str(out), "--contact", "李四"])
+    assert r.exit_code == 0, r.output
+    issue = read_meta(openpyxl.load_workbook(out)).record.extra["issue"]
+    assert issue == {"code": "2024-001", "deadline": "2025-03-31", "contact": "李四",
+                     "name": "2024年非公有制党建工作经费", "year": 2024}
+    p.write_text(SEED.read_text(encoding="utf-8") + "office: {deadline: 下个月}\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["new", "--project", str(p), "-o", str(tmp_path / "x.xlsx")])
+    assert r.exit_code == 2 and "报送截止日期应为日期" in r.output

@@ -64,6 +64,8 @@ class _Wbtool(click.Group):
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:  # the caller handles click's exceptions itself
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as e:

@@ -348,7 +348,6 @@ class _Writer:
             ("fingerprint", fp),
             ("created", dt.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")),
         ]
-
         signature = None
         if self.key is not None:
             signature = signing.sign(self.key, tpl.digest(), record, formulas_digest(self.L))
