@@ -44,6 +44,12 @@ class IssueProblem:
         return f"{where}{src}，{self.field} = {self.value!r}：{self.zh}"
 
 
+def _plain(x: float) -> float | int:
+    """45 rather than 45.0 in a message (weights are float once the template's are added)."""
+    x = round(x, 6)
+    return int(x) if float(x).is_integer() else x
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -104,13 +110,13 @@ def issue_problems(pr: Project, tpl: Template, origins: dict[str, str] | None = 
         rows = [r for r in pr.indicators if r.get("level") == lv.name and _is_number(r.get("weight"))]
         found = sum(r["weight"] for r in rows) + rates
         if abs(found - weights[lv.name]) > 1e-9:
-            add(f"一级指标“{lv.name}”分值合计", round(found, 6),
+            add(f"一级指标“{lv.name}”分值合计", _plain(found),
                 f"应为 {weights[lv.name]:g}（{len(rows)} 个三级指标" + (f"，另含资金计分 {rates:g}" if rates else "") + "）",
                 f"must be {weights[lv.name]:g} ({len(rows)} indicators" + (f", plus {rates:g} scored from funds" if rates else "") + ")")
     total = sum(r["weight"] for r in pr.indicators if _is_number(r.get("weight"))) \
         + sum(rt.weight for rt in tpl.rates)
     if targets_issued and abs(total - 100) > 1e-9:
-        add("分值总计", round(total, 6), "全部分值合计应为 100", "all weights must add up to 100")
+        add("分值总计", _plain(total), "全部分值合计应为 100", "all weights must add up to 100")
 
     for c in tpl.funds_columns:
         items = [it.get(c.id) for it in pr.funds_items if _is_number(it.get(c.id))]
@@ -119,7 +125,7 @@ def issue_problems(pr: Project, tpl: Template, origins: dict[str, str] | None = 
             if _is_number(v) and v < 0:
                 add(c.label, v, "金额不得为负数", "an amount cannot be negative")
         if items and _is_number(tot) and abs(sum(items) - tot) > TOLERANCE:
-            add(f"{c.label}（明细合计）", round(sum(items), 6), f"与合计 {tot:g} 不一致", f"differs from the total {tot:g}")
+            add(f"{c.label}（明细合计）", _plain(sum(items)), f"与合计 {tot:g} 不一致", f"differs from the total {tot:g}")
     return out
 
 
