@@ -225,7 +225,7 @@ def _funds_id(text: str, extra: dict[str, str]) -> str | None:
     for fid, words in FUNDS_WORDS.items():
         if text in words:
             return fid
-    for word, fid in (("预算", "budget"), ("执行", "spent"), ("到位", "arrived"), ("支出", "spent")):
+    for word, fid in (("执行", "spent"), ("到位", "arrived"), ("支出", "spent"), ("预算", "budget")):  # 预算执行数 is spent
         if word in text and ("资金" in text or "金额" in text or text.endswith("数")):
             return fid
     return None
