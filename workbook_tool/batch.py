@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WbtoolError
+from .textsafe import safe
 from .issuecheck import issue_problems
 from .office import office_details
 from .project import Project, load_project_file, parse_project, strip_fill
@@ -50,8 +51,9 @@ class Plan:
         if not self.problems:
             return
         n = len(self.problems)
-        zh = f"名单有 {n} 处问题，未生成任何文件：\n" + "\n".join("  " + p.message("zh") for p in self.problems)
-        en = f"the roster has {n} problem(s); nothing was written:\n" + "\n".join("  " + p.message("en") for p in self.problems)
+        # one line per problem: text from the office's file cannot start a line of its own
+        zh = f"名单有 {n} 处问题，未生成任何文件：\n" + "\n".join("  " + safe(p.message("zh")) for p in self.problems)
+        en = f"the roster has {n} problem(s); nothing was written:\n" + "\n".join("  " + safe(p.message("en")) for p in self.problems)
         raise WbtoolError("B006", zh, en)
 
 

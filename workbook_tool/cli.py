@@ -19,7 +19,9 @@ from .textsafe import safe
 
 
 def _fail(e: WbtoolError, lang: str) -> None:
-    click.echo(f"wbtool: {safe(e.message(lang))}", err=True)
+    # a list of problems (batch, issue checks) is one line each, every line made terminal-safe
+    click.echo("\n".join(("wbtool: " if i == 0 else "") + safe(line)
+                         for i, line in enumerate(e.message(lang).split("\n"))), err=True)
     sys.exit(e.exit_code)
 
 
@@ -205,14 +207,14 @@ def batch(roster: str, template: str, outdir: str, indicators: str | None, lang:
     except WbtoolError as e:
         _fail(e, lang)
     for zh, en in notes:
-        click.echo(f"wbtool: {en if lang == 'en' else zh}", err=True)
+        click.echo(f"wbtool: {safe(en if lang == 'en' else zh)}", err=True)
     failed = 0
     for r in results:
         if r.error:
             failed += 1
-            click.echo(f"第 {r.row} 行: {r.error}" if lang == "zh" else f"row {r.row}: {r.error}", err=True)
+            click.echo(f"第 {r.row} 行: {safe(r.error)}" if lang == "zh" else f"row {r.row}: {safe(r.error)}", err=True)
         else:
-            click.echo(str(r.path))
+            click.echo(safe(r.path))
     sys.exit(1 if failed else 0)
 
 

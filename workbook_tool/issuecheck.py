@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import WbtoolError
+from .textsafe import safe
 from .project import Project
 from .template import OPERATOR_RULES, Template
 
@@ -133,6 +134,6 @@ def refuse_if_inconsistent(problems: list[IssueProblem]) -> None:
     """Raise one error listing every problem (exit 2): nothing is written for an inconsistent issue."""
     if not problems:
         return
-    zh = "下达内容不一致，未生成任何文件：\n" + "\n".join("  " + p.message("zh") for p in problems)
-    en = "the issue is inconsistent; nothing was written:\n" + "\n".join("  " + p.message("en") for p in problems)
+    zh = "下达内容不一致，未生成任何文件：\n" + "\n".join("  " + safe(p.message("zh")) for p in problems)
+    en = "the issue is inconsistent; nothing was written:\n" + "\n".join("  " + safe(p.message("en")) for p in problems)
     raise WbtoolError("P010", zh, en)
