@@ -179,3 +179,16 @@ def test_office_details_from_the_project_file_and_the_command_line(tmp_path):
     p.write_text(SEED.read_text(encoding="utf-8") + "office: {deadline: 下个月}\n", encoding="utf-8")
     r = CliRunner().invoke(main, ["new", "--project", str(p), "-o", str(tmp_path / "x.xlsx")])
     assert r.exit_code == 2 and "报送截止日期应为日期" in r.output
+
+
+def test_blank_form_carries_office_details_and_keeps_the_template_rows(tmp_path):
+    from workbook_tool.reader import read_meta
+
+    out = tmp_path / "blank.xlsx"
+    r = CliRunner().invoke(main, ["new", "-t", "dept-eval", "-o", str(out), "--deadline", "2025-03-31"])
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(out)
+    meta = read_meta(wb)
+    assert meta.record.extra["issue"] == {"deadline": "2025-03-31"} and not meta.record.project_issued
+    assert "立项依据充分性" in [c.value for row in wb["指标"].iter_rows() for c in row]  # dept-eval's default rows
+    assert unlocked_filled(out) == []

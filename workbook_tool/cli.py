@@ -130,11 +130,8 @@ def new(template: str | None, project: str | None, with_actuals: bool, output: s
             if not with_actuals:
                 pr = strip_fill(pr)
             pr.office = office
-        elif office:
-            from .project import Project
-            pr = Project(issued_only=True, office=office, source="命令行")
         key = load_key(key_file) if key_file else None
-        write_workbook(out, tpl, pr, lang, password, force, key)
+        write_workbook(out, tpl, pr, lang, password, force, key, office=office)  # a blank form may carry them too
     except WbtoolError as e:
         _fail(e, lang)
     click.echo(f"{out}  [{tpl.id}@{tpl.version}]")
