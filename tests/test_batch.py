@@ -19,13 +19,25 @@ ROSTER = """项目名称,主管部门,实施单位,年度,年初预算数,全年
 """
 
 
-def test_batch_issues_one_workbook_per_roster_row(tmp_path):
+ROSTER_OK = ROSTER.replace("坏行,甲,乙,二零二四,1,1,\n", "")
+
+
+def test_batch_refuses_a_roster_with_a_bad_row_and_writes_nothing(tmp_path):
     roster = tmp_path / "名单.csv"
     roster.write_text(ROSTER, encoding="utf-8")
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["batch", str(roster), "-o", str(out)])
-    assert r.exit_code == 1  # one bad row
-    assert "第 4 行" in r.output and "年度" in r.output
+    assert r.exit_code == 2  # all or nothing: the office fixes the row and runs again
+    assert "“名单.csv”第 4 行“年度”列 '二零二四'" in r.output
+    assert not out.exists()
+
+
+def test_batch_issues_one_workbook_per_roster_row(tmp_path):
+    roster = tmp_path / "名单.csv"
+    roster.write_text(ROSTER_OK, encoding="utf-8")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["batch", str(roster), "-o", str(out)])
+    assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == ["evil.xlsx", "党建经费.xlsx"]
     wb = openpyxl.load_workbook(out / "evil.xlsx")
     budget = wb["预算"]
@@ -33,9 +45,11 @@ def test_batch_issues_one_workbook_per_roster_row(tmp_path):
     name_cell = next(c for c in cells.values() if isinstance(c.value, str) and "HYPERLINK" in c.value)
     assert name_cell.data_type == "s"  # a unit name is never turned into a formula
     assert 12.5 in [c.value for c in cells.values()]
-    # a second run does not overwrite without --force
+    # a second run does not overwrite without --force, and says so before writing anything
+    before = (out / "evil.xlsx").read_bytes()
     r2 = CliRunner().invoke(main, ["batch", str(roster), "-o", str(out)])
-    assert r2.exit_code == 1 and "--force" in r2.output
+    assert r2.exit_code == 2 and "--force" in r2.output
+    assert (out / "evil.xlsx").read_bytes() == before
 
 
 def test_collect_summarises_returns_and_keeps_going_past_bad_files(tmp_path):
@@ -61,7 +75,7 @@ def test_collect_summarises_returns_and_keeps_going_past_bad_files(tmp_path):
 
 def test_collect_csv_never_carries_formulas(tmp_path):
     roster = tmp_path / "r.csv"
-    roster.write_text(ROSTER, encoding="utf-8")
+    roster.write_text(ROSTER_OK, encoding="utf-8")
     CliRunner().invoke(main, ["batch", str(roster), "-o", str(tmp_path / "issued")])
     out = tmp_path / "s.csv"
     r = CliRunner().invoke(main, ["collect", str(tmp_path / "issued"), "-o", str(out)])

@@ -168,12 +168,12 @@ def test_existing_output_needs_force(tmp_path):
 
 @pytest.mark.parametrize("content, field", [
     ("template: dept-eval\nproject: {name: x, year: 24}\n", "project.year"),
-    ("template: dept-eval\nindicators:\n  - {name: a, level: 产出, op: '>=', weight: 5, target: 1}\n", "indicators[0].op"),
-    ("template: dept-eval\nindicators:\n  - {name: a, level: 产出, op: '≥', weight: 5, target: 800余册}\n", "indicators[0].target"),
+    ("template: dept-eval\nindicators:\n  - {name: a, level: 产出, op: '>=', weight: 5, target: 1}\n", "indicators 第 1 项（a） 的 op"),
+    ("template: dept-eval\nindicators:\n  - {name: a, level: 产出, op: '≥', weight: 5, target: 800余册}\n", "indicators 第 1 项（a） 的 target"),
     ("template: dept-eval\nfunds: {total: {budget: 四万}}\n", "funds.total.budget"),
     ("template: dept-eval\nbogus: 1\n", "bogus"),
-    ("- just\n- a list\n", "top level"),
-    ("a: [unclosed\n", "YAML"),
+    ("- just\n- a list\n", "顶层"),
+    ("a: [unclosed\n", "YAML：第 2 行"),
 ])
 def test_invalid_project_file_names_the_field(tmp_path, content, field):
     p = tmp_path / "p.yaml"

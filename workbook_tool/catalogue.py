@@ -107,6 +107,8 @@ register(
          "填报日期 {value!r} 不是日期{hint}", "the date of the report {value!r} is not a date{hint}"),
     Code("V032", WARNING, "单位自行增加的指标", "Indicator added by the unit",
          "该指标不在下达的指标中，由单位自行增加：请核实", "this indicator was not issued; the unit added it: please verify"),
+    Code("V037", WARNING, "回收表与下发记录的项目或年度不符", "Return for another project or year",
+         "回收表的{what}为 {returned!r}，而该表下发给 {issued!r}：可能使用了其他项目或往年的表格，请核实", "the return's {what} is {returned!r}, but this form was issued for {issued!r}: another project's or last year's form may have been reused"),
     Code("V027", WARNING, "指标值为 0", "Target is zero",
          "指标值为 0（{op}）：“=”与“≤”指标仅在实际值 ≤ 0 时得满分，“≥”指标任何非负实际值均得满分，请确认指标值", "target is 0 ({op}): '=' and '≤' score full only for an actual ≤ 0, '≥' for any actual ≥ 0; please confirm the target"),
     # cross-check

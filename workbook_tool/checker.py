@@ -23,8 +23,9 @@ from .intake import damaged, open_package
 from .intake import read_workbook  # noqa: F401  (not used by check_file; tests/test_engine_agreement.py patches it)
 from .labels import LABELS, label
 from . import checks, rules, signing
-from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, build_layout, formulas_digest, layout_for
+from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, formulas_digest, layout_for
 from .reader import META_ROWS, META_SHEET_NAMES, Meta, Snapshot, normalise_formula, read_meta, take_snapshot
+from .textnum import LOOKALIKE, parse_number_text
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .record import fingerprint
 from .xlsxread import ReadError, read_book
@@ -205,6 +206,7 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
     if snap.unprotected:
         rep.findings.append(Finding("S016", values={"sheets": "、".join(L.sheet(k) for k in snap.unprotected)}))
     _structure(rep, L, snap, meta)
+    _issue_record(rep, L, meta)
     # rows beyond the issued ones are news only when a project's full indicator list was issued
     computed = evaluate(L, snap.values)  # every formula, from the inputs alone (never the cached results)
     _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])
@@ -305,6 +307,23 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
                                     values={"formula": f}))
 
 
+def _issue_record(rep: FileReport, L: Layout, meta: Meta) -> None:
+    """V037 when the return's header names another project or year than the issue record does:
+    the unit reused a form (another project's, or last year's) — said plainly, beside the S014."""
+    issue = meta.record.extra.get("issue")
+    if not isinstance(issue, dict):
+        return
+    for f in ("name", "year"):
+        issued = issue.get(f)
+        returned = (rep.header or {}).get(f)
+        if issued in (None, "") or returned in (None, "") or _same(issued, returned):
+            continue
+        s = L.slots[f"hdr.{f}"]
+        rep.findings.append(Finding("V037", sheet=L.sheet(s.sheet), cell=L.a1(s),
+                                    values={"what": Bi("项目名称", "project name") if f == "name" else Bi("年度", "year"),
+                                            "issued": issued, "returned": returned}))
+
+
 def _same(a: Any, b: Any) -> bool:
     if a in (None, "") and b in (None, ""):
         return True
@@ -323,23 +342,8 @@ def _indicator(L: Layout, snap: Snapshot, r: int | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # inputs
 
-_LOOKALIKE = {"﹦": "=", "＝": "=", "==": "=", "≧": "≥", ">=": "≥", "=>": "≥", ">": "＞", "≦": "≤", "<=": "≤", "=<": "≤",
-              "<": "＜", "≥=": "≥", "大于等于": "≥", "小于等于": "≤", "等于": "="}
-_NUM_IN_TEXT = re.compile(r"^\s*(不少于|不低于|至少|不超过|不高于|最多|大于等于|小于等于|约|大约|≥|≤|>=|<=|＞|＜|>|<|=)?\s*"
-                          r"([-+]?\d+(?:\.\d+)?)\s*(余|多|左右)?\s*([^\d\s]*)\s*$")
-_HINT_OPS = {"不少于": "≥", "不低于": "≥", "至少": "≥", "大于等于": "≥", ">=": "≥", "≥": "≥", "不超过": "≤", "不高于": "≤",
-             "最多": "≤", "小于等于": "≤", "<=": "≤", "≤": "≤", "＞": "＞", ">": "＞", "＜": "＜", "<": "＜", "=": "="}
-
-
-def parse_number_text(text: str) -> tuple[float | None, str | None, str]:
-    """Read the intent of "不少于40", "≥85%", "800余册", "4万元"; returns (number, operator, unit)."""
-    t = unicodedata.normalize("NFKC", text).replace(",", "")
-    m = _NUM_IN_TEXT.match(t)
-    if not m:
-        return None, None, ""
-    prefix, num, _approx, unit = m.groups()
-    return float(num), _HINT_OPS.get(prefix or ""), unit or ""
-
+# the text-number reader is shared with issuing (textnum); the old names stay for this module
+_LOOKALIKE = LOOKALIKE
 
 _FULLWIDTH_DIGITS = re.compile("[\uff10-\uff19]")
 _DATE_TEXT = re.compile(r"^\s*(\d{4})\s*(?:[.\-/]|年)\s*(\d{1,2})\s*(?:[.\-/]|月)\s*(\d{1,2})\s*日?\s*(前|之前|以前)?\s*$")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,11 +25,69 @@ JOBS = click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_
 
 
 def _fail(e: WbtoolError, lang: str) -> None:
-    click.echo(f"wbtool: {safe(e.message(lang))}", err=True)
+    # a list of problems (batch, issue checks) is one line each, every line made terminal-safe
+    click.echo("\n".join(("wbtool: " if i == 0 else "") + safe(line)
+                         for i, line in enumerate(e.message(lang).split("\n"))), err=True)
     sys.exit(e.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_USAGE_ZH = [  # click's usage errors, said in Chinese (click ships no translation)
+    (re.compile(r"^Missing option (.+)\.$"), "缺少选项 {0}"),
+    (re.compile(r"^Missing argument (.+)\.$"), "缺少参数 {0}"),
+    (re.compile(r"^No such option:? (\S+?)\.?(?: Did you mean (.+)\?)?$"), "没有选项 {0}"),
+    (re.compile(r"^No such command (.+)\.$"), "没有命令 {0}"),
+    (re.compile(r"^Got unexpected extra arguments? \((.+)\)$"), "多余的参数（{0}）"),
+    (re.compile(r"^Option (.+) requires an argument\.$"), "选项 {0} 需要一个值"),
+    (re.compile(r"^Invalid value for (.+?): (.+?) is not one of (.+)\.$"), "{0} 的值 {1} 无效，可选：{2}"),
+    (re.compile(r"^Invalid value for (.+?): (.+)$"), "{0} 的值无效：{1}"),
+]
+
+
+def usage_message(e: click.UsageError, lang: str) -> str:
+    """A usage error as one or two lines in the user's language (Chinese unless --lang en)."""
+    cmd = e.ctx.command_path if e.ctx is not None else "wbtool"
+    if lang == "en":
+        return f"{e.ctx.get_usage() if e.ctx else ''}\nTry '{cmd} --help' for help.\n\nError: {e.format_message()}"
+    text = e.format_message()
+    for pat, zh in _USAGE_ZH:
+        m = pat.match(text)
+        if m:
+            text = zh.format(*m.groups())
+            break
+    return f"用法错误：{text}\n运行 {cmd} --help 查看用法。"
+
+
+def _lang_of(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return "zh"
+
+
+class _Wbtool(click.Group):
+    """The command group, reporting usage errors in the chosen language (click's are English)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:  # the caller handles click's exceptions itself
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            click.echo(usage_message(e, _lang_of(argv)), err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("已中止。" if _lang_of(argv) != "en" else "Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Wbtool, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wbtool")
 def main() -> None:
     """wbtool — 项目支出绩效评价表：生成（new）与检查（check）。"""
@@ -42,26 +102,68 @@ def main() -> None:
 @click.option("--password", default=None, help="工作表保护密码（默认无密码保护）")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="用该密钥签名下达内容（wbtool keygen 生成）")
+@click.option("--deadline", default=None, help="报送截止日期，如 2025-03-31（显示在“说明”并记入下达记录）")
+@click.option("--contact", default=None, help="联系人")
+@click.option("--phone", default=None, help="联系电话")
+@click.option("--return-to", "return_to", default=None, help="报送方式（如邮箱或地址）")
+@click.option("--roster", default=None, type=click.Path(dir_okay=False), help="从名单（wbtool batch 的格式）中取一个项目")
+@click.option("--code", "pick", default=None, help="与 --roster 同用：项目编码或项目名称")
 def new(template: str | None, project: str | None, with_actuals: bool, output: str, lang: str, password: str | None,
-        force: bool, key_file: str | None) -> None:
-    """生成公式驱动的评价工作簿（空白或按项目预填）。"""
+        force: bool, key_file: str | None, deadline: str | None, contact: str | None, phone: str | None,
+        return_to: str | None, roster: str | None, pick: str | None) -> None:
+    """生成公式驱动的评价工作簿（空白、按项目文件预填，或取名单中的一个项目）。"""
+    from .issuecheck import issue_problems, refuse_if_inconsistent
+    from .office import office_details
     from .project import load_project_file, parse_project, strip_fill
     from .signing import load_key
     from .template import load_template
-    from .writer import write_workbook
+    from .writer import write_workbook, xlsx_path
 
     try:
+        out = xlsx_path(output)
+        if roster:
+            _new_from_roster(roster, pick, template, out, lang, password, force, key_file,
+                             {"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to})
+            return
         data = load_project_file(project) if project else None
         tref = template or (data.get("template") if data else None) or "self-eval"
         tpl = load_template(tref)
         pr = parse_project(data, tpl, Path(project).name) if data is not None else None
-        if pr is not None and not with_actuals:
-            pr = strip_fill(pr)
+        office = office_details({"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to},
+                                base=(data or {}).get("office"), source=Path(project).name if project else "命令行")
+        if pr is not None:
+            refuse_if_inconsistent(issue_problems(pr, tpl))  # before anything is written
+            if not with_actuals:
+                pr = strip_fill(pr)
+            pr.office = office
         key = load_key(key_file) if key_file else None
-        write_workbook(output, tpl, pr, lang, password, force, key)
+        write_workbook(out, tpl, pr, lang, password, force, key, office=office)  # a blank form may carry them too
     except WbtoolError as e:
         _fail(e, lang)
-    click.echo(f"{output}  [{tpl.id}@{tpl.version}]")
+    click.echo(f"{out}  [{tpl.id}@{tpl.version}]")
+
+
+def _new_from_roster(roster: str, pick: str | None, template: str | None, out: Path, lang: str, password: str | None,
+                     force: bool, key_file: str | None, office: dict[str, Any]) -> None:
+    """`new --roster 名单.xlsx --code 2024-001`: one project of a roster, read and checked as `batch` does."""
+    from .batch import plan_roster
+    from .office import office_details
+    from .signing import load_key
+    from .template import load_template
+    from .writer import write_workbook
+
+    if not pick:
+        raise WbtoolError("B007", "使用 --roster 时请用 --code 指定项目编码或项目名称", "--roster needs --code (a project code or name)")
+    plan = plan_roster(roster, load_template(template or "self-eval"), out.parent, force=True)
+    plan.refuse_if_problems()
+    hits = [it for it in plan.items if pick in (it.project.office.get("code"), it.project.header.get("name"))]
+    if len(hits) != 1:
+        raise WbtoolError("B007", f"名单中{'没有' if not hits else '有多个'}项目编码或名称为 {pick!r} 的项目",
+                          f"{'no' if not hits else 'more than one'} project with code or name {pick!r} in the roster")
+    it = hits[0]
+    it.project.office.update(office_details({k: v for k, v in office.items() if v}, source="命令行"))
+    write_workbook(out, it.tpl, it.project, lang, password, force, load_key(key_file) if key_file else None)
+    click.echo(f"{out}  [{it.tpl.id}@{it.tpl.version}]")
 
 
 @main.command()
@@ -80,19 +182,23 @@ def keygen(key_file: str, force: bool) -> None:
 
 @main.command()
 @click.argument("roster", type=click.Path(dir_okay=False))
-@click.option("-t", "--template", "template", default="self-eval", show_default=True, help="模板 id 或 YAML 文件")
+@click.option("-t", "--template", "template", default="self-eval", show_default=True, help="默认模板 id 或 YAML 文件（名单的“模板”列优先）")
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="输出目录")
+@click.option("-i", "--indicators", default=None, type=click.Path(dir_okay=False),
+              help="指标表（CSV；名单为 xlsx 时可直接放在其“指标”工作表中）")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="签名密钥")
 @click.option("--password", default=None, help="工作表保护密码")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
 @JOBS
-def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool,
-          jobs: int) -> None:
-    """按名单（CSV/xlsx，每行一个项目）批量生成工作簿。
+def batch(roster: str, template: str, outdir: str, indicators: str | None, lang: str, key_file: str | None,
+          password: str | None, force: bool, jobs: int) -> None:
+    """按名单（xlsx 的“项目”“指标”工作表，或 CSV）批量生成工作簿，每个项目一份。
 
-    名单列：项目名称、主管部门、实施单位、年度，资金列（按模板列名，如 全年预算数 / 预算资金），
-    可选 文件名、项目文件（每个项目自己的指标 YAML）。
+    项目列：项目编码、项目名称、主管部门、实施单位、年度、模板、资金列（如 全年预算数 / 预算资金，万元）、
+    文件名、年度总体目标、报送截止日期、联系人、联系电话、报送方式，可选 项目文件。指标列：项目编码或项目名称、
+    一级指标、二级指标、三级指标、指标性质、指标值、计量单位、分值、备注。任何一行有问题时列出全部问题、不生成任何文件（退出码 2）。
+    空白名单：wbtool roster-template -o 名单.xlsx
     """
     from .batch import issue_roster
     from .signing import load_key
@@ -101,17 +207,35 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
     try:
         tpl = load_template(template)
         key = load_key(key_file) if key_file else None
-        results = issue_roster(roster, tpl, outdir, lang, force, key, password, jobs=jobs)
+        results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators, jobs=jobs)
     except WbtoolError as e:
         _fail(e, lang)
+    for zh, en in notes:
+        click.echo(f"wbtool: {safe(en if lang == 'en' else zh)}", err=True)
     failed = 0
     for r in results:
         if r.error:
             failed += 1
-            click.echo(f"第 {r.row} 行: {r.error}" if lang == "zh" else f"row {r.row}: {r.error}", err=True)
+            click.echo(f"第 {r.row} 行: {safe(r.error)}" if lang == "zh" else f"row {r.row}: {safe(r.error)}", err=True)
         else:
-            click.echo(str(r.path))
+            click.echo(safe(r.path))
     sys.exit(1 if failed else 0)
+
+
+@main.command("roster-template")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出 .xlsx")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def roster_template(output: str, force: bool, lang: str) -> None:
+    """生成空白名单（“项目”“指标”两个工作表，带下拉列表），填好后用 wbtool batch 批量下发。"""
+    from .rostertemplate import write_roster_template
+    from .writer import xlsx_path
+
+    try:
+        out = write_roster_template(xlsx_path(output), force)
+    except WbtoolError as e:
+        _fail(e, lang)
+    click.echo(str(out))
 
 
 @main.command()

@@ -29,7 +29,10 @@ import zlib
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import openpyxl
 from xml.parsers import expat
 
 from .a1 import range_boundaries

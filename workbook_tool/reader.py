@@ -19,7 +19,7 @@ from .expr import XLError
 from .layout import CONST, FORMULA, HEADER_ROW, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout
 from .labels import LABELS
 from .record import IssuedRecord
-from .xlsxread import Book, Cell, NonScalarFormula
+from .xlsxread import Book, Cell
 
 ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
 

@@ -25,8 +25,9 @@ from .expr import CLASSIC_FUNCTIONS
 from .labels import label
 from .layout import (
     CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout, Slot,
-    build_layout, formulas_digest, layout_for,
+    formulas_digest, layout_for,
 )
+from .office import guide_lines as office_guide_lines
 from .project import Project
 from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
@@ -65,6 +66,9 @@ ISSUED_FMT = {"text_in": "text_is", "wrap_in": "wrap_is", "num_in": "num_is", "m
               "target_in": "target_is", "date_in": "date_is"}
 for _k, _v in list(ISSUED_FMT.items()):
     FORMATS[_v] = {**FORMATS[_k], "locked": True, "bg_color": FILL_ISSUED}
+# the 说明 sheet's colour key shows the input colour on a locked cell: only the unit's cells are unlocked
+FORMATS["legend_in"] = {**FORMATS["text_in"], "locked": True}
+UNLOCKED = frozenset(k for k, v in FORMATS.items() if not v.get("locked", True))
 
 
 @dataclass
@@ -83,10 +87,11 @@ def _jsonable(v: Any) -> Any:
 
 class _Writer:
     def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None,
-                 key: bytes | None = None):
+                 key: bytes | None = None, office: dict[str, Any] | None = None):
         self.tpl, self.project, self.lang, self.password, self.key = tpl, project, lang, password, key
         import xlsxwriter  # here, not at module level: importing the writer for a helper (atomic_output) costs nothing
 
+        self.office = dict(office or (project.office if project else {}))
         self.L: Layout = layout_for(tpl, lang)
         # in memory: XlsxWriter otherwise writes every part to a temporary file first (~22 per workbook)
         self.wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
@@ -95,12 +100,17 @@ class _Writer:
         for ws in self.ws.values():
             _skip_future_function_rewrites(ws)
         self.out = Written()
+        # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
+        # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
+        self.fill_allowed = project is not None and not project.issued_only
 
     # ---- cell writing ------------------------------------------------------------------------
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
         ws = self.ws[slot.sheet]
         r = slot.row if row is None else row
         f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
+        if (fmt or slot.fmt) in UNLOCKED and value not in (None, "") and not self.fill_allowed:
+            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
         if value is None or value == "":
             ws.write_blank(r, slot.col, None, f)
         elif isinstance(value, (dt.date, dt.datetime)):
@@ -307,13 +317,13 @@ class _Writer:
 
     def guide(self) -> None:
         ws, lang, tpl = self.ws["guide"], self.lang, self.tpl
-        lines = _guide_lines(tpl, lang, self.L)
+        lines = _guide_lines(tpl, lang, self.L) + office_guide_lines(self.office, lang)
         ws.set_column(0, 0, 110)
         ws.write_string(0, 0, tpl.name, self.fmt["title"])
         for i, line in enumerate(lines):
             fmt = None
             if line.startswith("■"):
-                fmt = {"■输入": "text_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
+                fmt = {"■输入": "legend_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
             ws.write_string(2 + i, 0, line, self.fmt[fmt] if fmt else self.fmt["note"])
         ws.activate()
 
@@ -321,7 +331,9 @@ class _Writer:
         ws, tpl = self.ws["meta"], self.tpl
         ws.write_string(0, 0, "canary")
         self.formula(self.L.slots["meta.canary"])
-        record = IssuedRecord(self.out.issued, self.out.issued_rows, self.project is not None)
+        issue = self.issue_record()
+        record = IssuedRecord(self.out.issued, self.out.issued_rows, self.project is not None,
+                              {"issue": issue} if issue else {})
         fp = fingerprint(tpl.digest(), record)
         entries: list[tuple[str, str]] = [
             ("wbtool", "wbtool workbook"),
@@ -361,6 +373,14 @@ class _Writer:
         if signature:
             self.wb.set_custom_property("wbtool.signature", signature)
         self.wb.set_properties({"title": tpl.name, "comments": f"wbtool {__version__} / {tpl.id}@{tpl.version}"})
+
+    def issue_record(self) -> dict[str, Any]:
+        """What was asked of whom: project code, name and year and the office's return details. Kept
+        in the issued record's ``issue`` field, so the fingerprint and the signature cover it."""
+        rec = dict(self.office)
+        if self.project is not None:
+            rec.update({k: self.project.header[k] for k in ("name", "year") if self.project.header.get(k) is not None})
+        return {k: _jsonable(v) for k, v in rec.items()}
 
     # ---- behaviour -----------------------------------------------------------------------------
     def validations(self) -> None:
@@ -543,18 +563,39 @@ def atomic_output(path: Path, force: bool) -> Path:
         raise WbtoolError("O002", f"输出目录不存在：{path.parent}", f"output folder does not exist: {path.parent}")
     fd, tmp = tempfile.mkstemp(prefix=".wbtool-", suffix=path.suffix or ".xlsx", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file 0600; the output is the user's document, so give it the user's umask
+    os.chmod(tmp, 0o666 & ~_umask())
     return Path(tmp)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def xlsx_path(output: str | Path) -> Path:
+    """``-o`` as given, with ``.xlsx`` added when it has no extension; any other extension is refused
+    (xlsx content under .xls or .csv opens with a warning or not at all in Excel/WPS)."""
+    p = Path(output)
+    if p.suffix.lower() == ".xlsx":
+        return p
+    if p.suffix == "" or p.suffix[1:].isdigit() or not p.suffix[1:].isascii() or not p.suffix[1:].isalnum():
+        return p.with_name(p.name + ".xlsx")
+    raise WbtoolError("O003", f"输出文件应以 .xlsx 结尾：{p}（wbtool 只生成 .xlsx）",
+                      f"the output must end in .xlsx: {p} (wbtool writes .xlsx only)")
+
+
 def write_workbook(path: str | Path, tpl: Template, project: Project | None = None, lang: str = "zh",
-                   password: str | None = None, force: bool = False, key: bytes | None = None) -> Written:
+                   password: str | None = None, force: bool = False, key: bytes | None = None,
+                   office: dict[str, Any] | None = None) -> Written:
     """Write a workbook atomically: nothing appears under ``path`` unless it was completely written."""
     path = Path(path)
     tmp = atomic_output(path, force)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # XlsxWriter only warns on e.g. a too-long list: make it fatal
-            w = _Writer(str(tmp), tpl, project, lang, password, key)
+            w = _Writer(str(tmp), tpl, project, lang, password, key, office)
             out = w.write()
             w.wb.close()
         os.replace(tmp, path)

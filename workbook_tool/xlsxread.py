@@ -619,7 +619,6 @@ def _shared_strings(archive: zipfile.ZipFile, part: str | None, wanted: set[int]
     (phonetic ``rPh`` text excluded), then "x005F_" removed."""
     if part is None or part not in set(archive.namelist()):
         return {}, 0
-    out: dict[int, str] = {}
     st = _SstState(wanted)
     p = _parser(None, None, None)
     st.parser = p
