@@ -78,7 +78,7 @@ def test_unreadable_message_in_english_and_human_report(tmp_path):
     assert r.exit_code == 2
     assert "Save As" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["check", str(p), str(tmp_path / "missing.xlsx")])
-    assert r.exit_code == 2 and r.output.count("无法读取") == 2
+    assert r.exit_code == 2 and sum(line.startswith("无法读取") for line in r.output.splitlines()) == 2
 
 
 def test_usage_error_exits_2():

@@ -109,6 +109,8 @@ register(
          "该指标不在下达的指标中，由单位自行增加：请核实", "this indicator was not issued; the unit added it: please verify"),
     Code("V027", WARNING, "指标值为 0", "Target is zero",
          "指标值为 0（{op}）：“=”与“≤”指标仅在实际值 ≤ 0 时得满分，“≥”指标任何非负实际值均得满分，请确认指标值", "target is 0 ({op}): '=' and '≤' score full only for an actual ≤ 0, '≥' for any actual ≥ 0; please confirm the target"),
+    Code("V040", ERROR, "表格未填写", "Never filled in",
+         "表格尚未填写（没有任何实际完成值、等级、评定得分或说明）：请填写后再报送", "nothing was filled in (no actual, grade, score or explanation): fill it in and send it again"),
     # cross-check
     Code("X001", ERROR, "公式结果与 Python 重算不一致", "Formula result disagrees",
          "工作簿显示 {cached!r}，Python 重算为 {python!r}（公式 {formula}）", "the workbook shows {cached!r}, Python computes {python!r} (formula {formula})"),
