@@ -50,7 +50,7 @@ def test_mixed_inbox(tmp_path):
     before = {n: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for n, p in inbox.items()}
     r = CliRunner().invoke(main, ["check", str(tmp_path), "--format", "json"])
     assert r.exit_code == 2  # some files could not be read at all
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     by = {Path(f["path"]).name: f for f in doc["files"]}
     assert set(by) == set(inbox)
     assert by["good.xlsx"]["status"] == "ok" and by["good.xlsx"]["total"]["python"] == 99

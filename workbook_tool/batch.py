@@ -1,4 +1,4 @@
-"""Batch work for the finance office: one workbook per roster row, and one summary of many returns.
+"""Batch work for the finance office: one workbook per roster row (collecting returns: :mod:`collect`).
 
 The roster is the office's own table (CSV or xlsx) with a row per project. pandas reads it
 (it copes with the encodings and Excel quirks of real rosters); pandas is imported only here, so
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import WbtoolError
 from .project import Project, load_project_file, parse_project, strip_fill
@@ -101,7 +101,9 @@ def safe_name(text: str) -> str:
 
 
 def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: str = "zh", force: bool = False,
-                 key: bytes | None = None, password: str | None = None) -> list[BatchResult]:
+                 key: bytes | None = None, password: str | None = None,
+                 on_row: Callable[[int, int, str], None] | None = None) -> list[BatchResult]:
+    """One workbook per roster row; ``on_row(done, total, name)`` after each (progress display)."""
     from .writer import write_workbook
 
     out = Path(outdir)
@@ -122,83 +124,6 @@ def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: st
             results.append(BatchResult(i, path))
         except WbtoolError as e:
             results.append(BatchResult(i, None, e.message(lang)))
+        if on_row is not None:
+            on_row(len(results), len(rows), str(results[-1].path or f"row {i}"))
     return results
-
-
-# ---- collecting returns ---------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def summary_rows(reports: list[Any], lang: str = "zh") -> list[dict[str, Any]]:
-    """One row per checked return: who, which template, status, Python and workbook totals, levels, main problems."""
-    from .findings import ERROR, WARNING
-
-    zh = lang != "en"
-    rows = []
-    level_names: list[str] = []
-    for r in reports:
-        for lv in r.levels:
-            if lv["name"] not in level_names:
-                level_names.append(lv["name"])
-    for r in reports:
-        h = r.header or {}
-        row: dict[str, Any] = {
-            ("文件" if zh else "file"): r.path,
-            ("项目名称" if zh else "project"): h.get("name"),
-            ("主管部门" if zh else "department"): h.get("department"),
-            ("实施单位" if zh else "unit"): h.get("unit"),
-            ("年度" if zh else "year"): h.get("year"),
-            ("模板" if zh else "template"): r.template,
-            ("状态" if zh else "status"): r.status,
-            ("总分" if zh else "total"): r.total_python if isinstance(r.total_python, (int, float)) else None,
-            ("工作簿总分" if zh else "workbook total"): r.total_workbook if r.recalculated else None,
-            ("等级" if zh else "grade"): r.grade_python or None,
-            ("错误" if zh else "errors"): r.count(ERROR),
-            ("警告" if zh else "warnings"): r.count(WARNING),
-        }
-        by_name = {lv["name"]: lv["python"] for lv in r.levels}
-        for name in level_names:
-            row[name] = by_name.get(name)
-        problems = [f.message(lang) for f in r.findings if f.severity == ERROR][:3]
-        row["主要问题" if zh else "main problems"] = "；".join(problems) or None
-        rows.append(row)
-    return rows
-
-
-def _as_text(v: Any) -> Any:
-    """Text from returns is data, never a formula, in the office's CSV (a unit named '=cmd|…' stays text)."""
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
-    return v
-
-
-def write_summary(reports: list[Any], output: str | Path, lang: str = "zh", force: bool = False) -> Path:
-    """Write the consolidated summary (.xlsx or .csv) atomically."""
-    import os
-
-    import pandas as pd
-
-    from .writer import atomic_output
-
-    out = Path(output)
-    tmp = atomic_output(out, force)
-    try:
-        df = pd.DataFrame(summary_rows(reports, lang))
-        if out.suffix.lower() == ".csv":
-            df.map(_as_text).to_csv(tmp, index=False, encoding="utf-8-sig")
-        else:
-            with pd.ExcelWriter(tmp, engine="xlsxwriter",
-                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False}}) as xw:
-                sheet = "汇总" if lang != "en" else "Summary"
-                df.to_excel(xw, sheet_name=sheet, index=False)
-                ws = xw.sheets[sheet]
-                ws.freeze_panes(1, 2)
-                ws.set_column(0, 0, 36)
-                ws.set_column(1, 3, 24)
-                ws.set_column(len(df.columns) - 1, len(df.columns) - 1, 80)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out

@@ -80,20 +80,28 @@ def keygen(key_file: str, force: bool) -> None:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="签名密钥")
 @click.option("--password", default=None, help="工作表保护密码")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
-def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="不显示进度")
+def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | None, password: str | None, force: bool,
+          quiet: bool) -> None:
     """按名单（CSV/xlsx，每行一个项目）批量生成工作簿。
 
     名单列：项目名称、主管部门、实施单位、年度，资金列（按模板列名，如 全年预算数 / 预算资金），
     可选 文件名、项目文件（每个项目自己的指标 YAML）。
     """
     from .batch import issue_roster
+    from .progress import Progress
     from .signing import load_key
     from .template import load_template
 
     try:
         tpl = load_template(template)
         key = load_key(key_file) if key_file else None
-        results = issue_roster(roster, tpl, outdir, lang, force, key, password)
+        with Progress(None, quiet) as prog:
+            def step(done: int, total: int, name: str) -> None:
+                if done == 1:
+                    prog.begin(total)  # the count is known once the roster is read
+                prog.advance(name)
+            results = issue_roster(roster, tpl, outdir, lang, force, key, password, on_row=step)
     except WbtoolError as e:
         _fail(e, lang)
     failed = 0
@@ -108,30 +116,42 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="汇总表 .xlsx 或 .csv")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="汇总表 .xlsx（或 .csv：各表分别成文件）")
+@click.option("--roster", type=click.Path(dir_okay=False), default=None, help="下发名单（CSV/xlsx）：列出未报送与名单外的报送")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
-def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tuple[str, ...], key_file: str | None,
-            force: bool) -> None:
-    """检查多份回收的工作簿，并汇总为一张表（每个文件一行：项目、状态、总分、等级、各一级指标得分、主要问题）。"""
-    from .batch import write_summary
-    from .checker import check_file, unreadable_folder
+@click.option("-q", "--quiet", is_flag=True, help="不显示进度")
+def collect(paths: tuple[str, ...], output: str, roster: str | None, lang: str, extra_templates: tuple[str, ...],
+            key_file: str | None, force: bool, quiet: bool) -> None:
+    """检查文件夹中的全部回收文件并汇总：总览（含图表）、排名、问题清单、文件清单；给出名单时另列未报送与名单外。"""
+    from .collect import build, folder_record, list_inputs, read_roster_rows, summarise
+    from .collect_out import outputs, write
+    from .progress import Progress
     from .signing import load_key
     from .template import load_template
 
     try:
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
-        files, unreadable_dirs = _expand(paths)
-        reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
-        write_summary(reports, output, lang, force)
+        rows = read_roster_rows(roster) if roster else None
+        files, unreadable_dirs = list_inputs(list(paths), exclude=outputs(output) + ([Path(roster)] if roster else []))
+        records = [folder_record(d) for d in unreadable_dirs]
+        with Progress(len(files), quiet) as prog:
+            for f in files:
+                records.append(summarise(f, extra, key, lang))
+                prog.advance(f)
+        summary = build(records, rows)
+        write(summary, output, force)
     except WbtoolError as e:
         _fail(e, lang)
-    bad = sum(1 for r in reports if r.status in ("errors", "unreadable"))
-    click.echo(f"{output}: {len(reports)} 个文件，{bad} 个有错误或无法读取" if lang != "en"
-               else f"{output}: {len(reports)} files, {bad} with errors or unreadable")
+    c = summary.counts()
+    line = (f"{output}: 收到 {c['received']} 个文件，有效报送 {c['workbooks']}（通过 {c['passed']}，有警告 {c['warnings']}，"
+            f"有错误 {c['errors']}），重复 {c['duplicates']}，无法读取 {c['unreadable']}，非工作簿 {c['not_workbook']}")
+    if rows is not None:
+        line += f"，未报送 {c['missing']}，名单外 {c['unexpected']}"
+    click.echo(line)
 
 
 @main.command()
@@ -169,26 +189,64 @@ def templates() -> None:
 @click.option("--strict", is_flag=True, help="警告也视为失败")
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件（本单位自定义模板）")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
+@click.option("-q", "--quiet", is_flag=True, help="每个文件一行，不显示进度")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), default=None,
+              help="为有问题的文件在该目录写一份带审核意见的副本（原文件不变），可退回单位修改")
 def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...],
-          key_file: str | None) -> None:
+          key_file: str | None, quiet: bool, annotate_dir: str | None) -> None:
     """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
-    _skip_numpy()
+    if annotate_dir is None:
+        _skip_numpy()
     from .checker import check_file, unreadable_folder
-    from .report import overall_exit, to_json, to_text
-    from .template import load_template
-
+    from .progress import Progress
+    from .report import count_line, overall_exit, quiet_line, render_file, render_footer, to_json
     from .signing import load_key
+    from .template import load_template
 
     try:
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
-    except WbtoolError as e:
+        if annotate_dir:
+            Path(annotate_dir).mkdir(parents=True, exist_ok=True)
+    except (WbtoolError, OSError) as e:
+        if isinstance(e, OSError):
+            e = WbtoolError("O002", f"无法创建目录 {annotate_dir}：{e}", f"cannot create {annotate_dir}: {e}")
         _fail(e, lang)
     files, unreadable_dirs = _expand(paths)
-    reports = [check_file(f, extra, key) for f in files] + [unreadable_folder(d) for d in unreadable_dirs]
-    text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
-    click.echo(text)
+    reports = []
+    annotated = []
+    with Progress(len(files) + len(unreadable_dirs), quiet) as prog:
+        for f in files + unreadable_dirs:
+            r = check_file(f, extra, key) if f not in unreadable_dirs else unreadable_folder(f)
+            reports.append(r)
+            if annotate_dir:
+                out = _annotate(r, Path(annotate_dir), lang)
+                if out is not None:
+                    annotated.append(out)
+            prog.advance(f)
+            if fmt == "text":  # each result as soon as it is known
+                prog.echo(quiet_line(r, lang, strict) if quiet else render_file(r, lang, strict))
+    if fmt == "json":
+        click.echo(to_json(reports, lang, strict))
+    elif quiet:
+        click.echo(count_line(reports, lang))
+    else:
+        click.echo(render_footer(reports, lang, strict))
+    if annotated:
+        click.echo((f"审核意见副本 {len(annotated)} 份：{annotate_dir}" if lang != "en"
+                    else f"{len(annotated)} annotated copies in {annotate_dir}"), err=True)
     sys.exit(overall_exit(reports, strict))
+
+
+def _annotate(r, outdir: Path, lang: str):  # -> Path | None
+    """The annotated copy of one faulty return; a copy that cannot be written is reported, not fatal."""
+    from .annotate import annotate
+
+    try:
+        return annotate(r, outdir, lang)
+    except WbtoolError as e:
+        click.echo(f"wbtool: {safe(e.message(lang))}", err=True)
+        return None
 
 
 def _skip_numpy() -> None:
@@ -200,8 +258,11 @@ def _skip_numpy() -> None:
 
 
 def _expand(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
-    """Files as given, and the workbooks inside given folders (Office lock files skipped); plus the
-    folders that could not be read (reported, never skipped in silence)."""
+    """Files as given, and the workbooks inside given folders (Office lock files and summaries written
+    by `wbtool collect` skipped); plus the folders that could not be read (reported, never skipped in
+    silence)."""
+    from .collect import is_own_output
+
     files: list[Path] = []
     unreadable: list[Path] = []
     for p in paths:
@@ -211,7 +272,7 @@ def _expand(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
             for top, dirs, names in os.walk(pp, onerror=lambda e: unreadable.append(Path(e.filename))):
                 dirs.sort()
                 found.extend(Path(top) / n for n in names if Path(n).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et", ".xlsb")
-                             and not n.startswith(("~$", ".~")))
+                             and not n.startswith(("~$", ".~")) and not is_own_output(Path(top) / n))
             files.extend(sorted(found))
         else:
             files.append(pp)
