@@ -44,15 +44,17 @@ Table = tuple[list[str], list[list[Any]], dict[str, str]]  # header, rows, colum
 
 def ranking_table(s: Summary) -> Table:
     levels = s.level_names()
-    head = ["排名", "实施单位", "主管部门", "项目名称", "年度", "预算数（万元）", "执行数（万元）", "预算执行率",
-            *levels, "总分", "等级", "状态", "待核实原因", "错误", "警告", "文件"]
+    fixed = ["排名", "实施单位", "主管部门", "项目名称", "年度", "预算数（万元）", "执行数（万元）", "预算执行率"]
+    # a level may share a fixed column's name (self-eval's level 预算执行率 holds its points)
+    level_heads = [f"{n}（得分）" if n in fixed else n for n in levels]
+    head = [*fixed, *level_heads, "总分", "等级", "状态", "待核实原因", "错误", "警告", "文件"]
     rows = []
     for rank, r in s.ranked():
         rows.append([rank, r.unit, r.department, r.name, r.year, r.budget, r.spent, r.execution,
                      *[r.levels.get(n) for n in levels], r.total, grade_of(r), status_of(r), "、".join(r.verify) or None,
                      r.errors, r.warnings, r.file])
     fmts = {"预算数（万元）": "money", "执行数（万元）": "money", "预算执行率": "pct", "总分": "score",
-            **{n: "score" for n in levels}}
+            **{n: "score" for n in level_heads}}
     return head, rows, fmts
 
 
