@@ -253,7 +253,7 @@ def test_ranking_matches_the_checker(box, summary):
         assert row["状态"] in ("通过", "有警告", "有错误")
         tampered = {"score_overwritten", "target_lowered", "never_recalculated", "empty"}
         if name in tampered:
-            assert row["等级"] == "待核实" and row["排名"] is None, name
+            assert row["等级"] == "待核实" and row["排名"] is None and row["待核实原因"], name
         else:
             assert row["等级"] == rep.grade_python and isinstance(row["排名"], int), name
     # ranks follow the totals; the execution rate is a percentage of budget
@@ -327,10 +327,10 @@ def test_csv_tables(box, tmp_path):
 @pytest.fixture(scope="module")
 def annotated(box) -> dict[str, Path]:
     outdir = box.root / "退回"
-    r = CliRunner().invoke(main, ["check", str(box.inbox), "--annotate", str(outdir), "-q"])
+    r = CliRunner().invoke(main, ["check", str(box.inbox), "--annotate", str(outdir)])
     assert r.exit_code == 1, r.output  # returns with errors (check takes spreadsheets only: no PDF here)
     copies: dict[str, Any] = {p.name: p for p in outdir.glob("*.xlsx")}
-    copies["-q"] = r.stdout
+    copies["-"] = r.stdout
     return copies
 
 
@@ -340,7 +340,7 @@ def _key(rep: FileReport) -> list[tuple[str, str | None, str | None]]:
 
 def test_annotated_copies(box, annotated):
     faulty = {n for n in box.files if n not in ("pdf", "docx") and box.report(n).status in ("errors", "warnings")}
-    assert {f"{box.files[n].stem}-审核意见.xlsx" for n in faulty} == set(annotated) - {"-q"}
+    assert {f"{box.files[n].stem}-审核意见.xlsx" for n in faulty} == set(annotated) - {"-"}
     # originals untouched
     assert {n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in box.files.items()} == box.hashes
     names = sorted(n for n in faulty if "旧版" not in str(box.files[n]))
@@ -409,9 +409,30 @@ def test_text_report_folds_orders_and_aligns(box):
 
 def test_check_streams_and_notices_once(box, summary, annotated):
     n = len([p for p in box.files.values() if p.suffix == ".xlsx"])  # check takes spreadsheets (not the summary)
-    r = CliRunner().invoke(main, ["check", str(box.inbox)])
-    assert r.stdout.count("I001") == 1  # a per-run notice, once
-    assert r.stdout.count("== ") == n
-    assert r.stdout.strip().splitlines()[-1].startswith(f"共 {n} 个文件")
-    q = annotated["-q"]  # the run that wrote the copies was quiet: one line per file and the count
-    assert len(q.strip().splitlines()) == n + 1
+    out = annotated["-"]  # the run that wrote the annotated copies
+    assert out.count("I001") == 1  # a per-run notice, once
+    assert out.count("== ") == n
+    assert out.strip().splitlines()[-1].startswith(f"共 {n} 个文件")
+    three = [str(box.files[k]) for k in ("clean02", "text_actual", "empty")]
+    q = CliRunner().invoke(main, ["check", *three, "-q"])
+    assert len(q.stdout.strip().splitlines()) == 3 + 1
+    assert "[1/3]" not in q.output  # --quiet: no progress either
+    p = CliRunner().invoke(main, ["check", *three])
+    assert "[1/3] clean02.xlsx" in p.stderr and "[3/3] empty.xlsx" in p.stderr  # plain progress off a terminal
+    # streamed: the first file's report is out before the second file is done
+    assert p.output.index(f"== {three[0]}") < p.output.index("[2/3]")
+
+
+def test_progress_bar_mode_runs_on_a_terminal_stream():
+    import io as _io
+
+    from workbook_tool.progress import Progress
+
+    buf = _io.StringIO()
+    with Progress(3, stream=buf, bar=True) as prog:
+        assert prog.mode == "bar"
+        for name in ("a.xlsx", "b.xlsx", "c.xlsx"):
+            prog.advance(name)
+    assert prog.done == 3
+    with Progress(3, quiet=True, stream=buf) as prog:
+        assert prog.mode == "off"

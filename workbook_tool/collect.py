@@ -137,6 +137,8 @@ def summarise(path: str | Path, templates: list[Any] | None = None, key: bytes |
         verify.append("未签名" if lang != "en" else "not signed")
     if codes & set(NOT_RECALCULATED):
         verify.append("未重新计算" if lang != "en" else "not recalculated")
+    if rep.unfilled:
+        verify.append("未填写" if lang != "en" else "never filled in")
     problems = [Problem(it.finding.code, it.finding.severity or ERROR, it.finding.sheet, it.finding.cell,
                         it.finding.indicator, brief(it.finding, lang))
                 for it in leading(rep.findings, rep.sheet_order) if it.finding.severity in (ERROR, WARNING)]

@@ -44,13 +44,13 @@ Table = tuple[list[str], list[list[Any]], dict[str, str]]  # header, rows, colum
 
 def ranking_table(s: Summary) -> Table:
     levels = s.level_names()
-    fixed = ["排名", "实施单位", "主管部门", "项目名称", "年度", "预算数（万元）", "执行数（万元）", "预算执行率"]
+    fixed = ["排名", "实施单位", "项目名称", "年度", "预算数（万元）", "执行数（万元）", "预算执行率"]
     # a level may share a fixed column's name (self-eval's level 预算执行率 holds its points)
     level_heads = [f"{n}（得分）" if n in fixed else n for n in levels]
     head = [*fixed, *level_heads, "总分", "等级", "状态", "待核实原因", "错误", "警告", "文件"]
     rows = []
     for rank, r in s.ranked():
-        rows.append([rank, r.unit, r.department, r.name, r.year, r.budget, r.spent, r.execution,
+        rows.append([rank, r.unit, r.name, r.year, r.budget, r.spent, r.execution,
                      *[r.levels.get(n) for n in levels], r.total, grade_of(r), status_of(r), "、".join(r.verify) or None,
                      r.errors, r.warnings, r.file])
     fmts = {"预算数（万元）": "money", "执行数（万元）": "money", "预算执行率": "pct", "总分": "score",
@@ -199,8 +199,10 @@ def _write_xlsx(s: Summary, path: Path) -> None:
     f = _formats(wb)
     when = s.created.strftime("%Y-%m-%d %H:%M")
     _overview(wb, f, s, when)
-    _table(wb, f, "排名", "绩效自评得分排名", ranking_table(s), when, widths={"实施单位": 22, "主管部门": 22, "项目名称": 30,
-                                                                         "文件": 28, "待核实原因": 14})
+    _table(wb, f, "排名", "绩效自评得分排名", ranking_table(s), when,
+           widths={"排名": 5, "实施单位": 18, "项目名称": 24, "年度": 6, "预算数（万元）": 9, "执行数（万元）": 9,
+                   "预算执行率": 8, "总分": 7, "等级": 7, "状态": 8, "待核实原因": 12, "错误": 5, "警告": 5, "文件": 20},
+           default_width=7)
     _table(wb, f, "问题清单", "退回修改的问题", problems_table(s), when,
            widths={"实施单位": 22, "项目名称": 28, "指标": 24, "位置": 14, "问题": 60, "文件": 28})
     if s.roster is not None:
@@ -255,18 +257,19 @@ def _put(ws: Any, row: int, col: int, v: Any, fmt: Any) -> None:
 
 
 def _table(wb: Any, f: dict[str, Any], name: str, title: str, table: Table, when: str,
-           widths: dict[str, int] | None = None) -> Any:
+           widths: dict[str, int] | None = None, default_width: int | None = None) -> Any:
     head, rows, fmts = table
     ws = wb.add_worksheet(name)
     ws.write_string(0, 0, title, f["title"])
     ws.write_string(1, 0, f"生成时间 {when}，共 {len(rows)} 行", f["sub"])
     for c, h in enumerate(head):
         ws.write_string(2, c, h, f["head"])
-        ws.set_column(c, c, (widths or {}).get(h, max(8, min(14, 2 * len(h) + 2))))
+        ws.set_column(c, c, (widths or {}).get(h, default_width or max(8, min(14, 2 * len(h) + 2))))
     for i, row in enumerate(rows, start=3):
         for c, (h, v) in enumerate(zip(head, row)):
             fmt = f[fmts[h]] if h in fmts else (f["verify"] if v == VERIFY else f["int"] if isinstance(v, int) else f["text"])
             _put(ws, i, c, v, fmt)
+    ws.set_row(2, 30)  # header row: room for wrapped headers
     ws.freeze_panes(3, 0)
     if rows:
         ws.autofilter(2, 0, 2 + len(rows), len(head) - 1)
