@@ -189,7 +189,7 @@ def test_file_names_cannot_forge_report_lines_and_json_keeps_the_exact_name(tmp_
     assert not any(line.startswith("通过     伪造") for line in text.splitlines()), text
     assert "r.xlsx\\n通过" in text and "\\x1b[2J\\u202e" in text
 
-    out = CliRunner().invoke(main, ["check", "--format", "json", str(p), str(tmp_path / raw)]).output
+    out = CliRunner().invoke(main, ["check", "--format", "json", str(p), str(tmp_path / raw)]).stdout
     out.encode("utf-8")  # valid UTF-8 throughout
     paths = [f["path"] for f in json.loads(out)["files"]]
     assert str(p) in paths
@@ -211,7 +211,7 @@ def test_a_subfolder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     r = CliRunner().invoke(main, ["check", "--format", "json", str(tmp_path)])
-    files = {Path(f["path"]).name: f for f in json.loads(r.output)["files"]}
+    files = {Path(f["path"]).name: f for f in json.loads(r.stdout)["files"]}
     assert files["good.xlsx"]["status"] == "ok"
     assert files["locked"]["status"] == "unreadable" and files["locked"]["findings"][0]["code"] == "F122"
     assert r.exit_code == 2

@@ -12,6 +12,8 @@ from typing import Any, TextIO
 
 import click
 
+from .textsafe import safe
+
 
 class Progress:
     """``with Progress(total) as p: … p.advance(name); p.echo(text)``."""
@@ -57,7 +59,7 @@ class Progress:
     def advance(self, name: str | Path) -> None:
         """One more file done (``name`` is shown: the file's name, not its folder)."""
         self.done += 1
-        label = Path(name).name
+        label = safe(Path(name).name)  # a file name can hold a newline or ESC: one visible line
         if self.mode == "bar":
             self._bar.update(self._task, advance=1, name=label)
         elif self.mode == "plain":
