@@ -436,3 +436,15 @@ def test_progress_bar_mode_runs_on_a_terminal_stream():
     assert prog.done == 3
     with Progress(3, quiet=True, stream=buf) as prog:
         assert prog.mode == "off"
+
+
+def test_annotated_copy_shows_the_office_contact_when_issued(box, tmp_path):
+    """The contact entries another change adds to the issued metadata are shown when present."""
+    from workbook_tool.annotate import annotate, contact
+
+    rep = check_file(box.files["text_actual"])
+    assert contact(rep) == {}  # absent: nothing invented
+    rep.meta.update({"联系人": "王会计", "联系电话": "0991-1234567", "报送截止日期": "2025-04-30"})
+    out = annotate(rep, tmp_path)
+    values = [c for row in openpyxl.load_workbook(out)["审核意见"].iter_rows(values_only=True) for c in row if c]
+    assert {"王会计", "0991-1234567", "2025-04-30"} <= set(values)

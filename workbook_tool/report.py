@@ -25,13 +25,13 @@ _T = {
            "py": "复核得分", "wb": "表内得分", "no": "序号", "ind": "指标", "w": "分值", "level": "一级指标",
            "error": "错误", "warning": "警告", "info": "提示", "summary": "汇总", "files": "个文件",
            "not_recalc": "（工作簿未重算）", "notices": "本次检查的提示", "saved_by": "最后保存程序",
-           "n_files": "{n} 个文件", "followons": "由此引起", "more": "另有 {n} 项由此引起的问题未逐一列出（见 --format json）",
+           "n_files": "{n} 个文件", "followons": "由此引起", "folded_n": "（另有 {n} 项由此引起）", "more": "另有 {n} 项由此引起的问题未逐一列出（见 --format json）",
            "count": "共 {n} 个文件：通过 {ok}，有警告 {warnings}，有错误 {errors}，无法读取 {unreadable}"},
     "en": {"ok": "OK", "warnings": "warnings", "errors": "errors", "unreadable": "unreadable", "total": "total",
            "grade": "grade", "py": "re-check", "wb": "in workbook", "no": "No.", "ind": "indicator", "w": "weight", "level": "level",
            "error": "error", "warning": "warning", "info": "info", "summary": "summary", "files": "files",
            "not_recalc": "(not recalculated)", "notices": "notes for this run", "saved_by": "last saved by",
-           "n_files": "{n} files", "followons": "follow-ons", "more": "{n} follow-on findings not listed (see --format json)",
+           "n_files": "{n} files", "followons": "follow-ons", "folded_n": " (+{n} follow-on)", "more": "{n} follow-on findings not listed (see --format json)",
            "count": "{n} files: {ok} ok, {warnings} with warnings, {errors} with errors, {unreadable} unreadable"},
 }
 
@@ -237,8 +237,10 @@ def to_text(reports: list[FileReport], lang: str = "zh", strict: bool = False) -
 
 def summary_line(r: FileReport, t: dict[str, str], strict: bool = False) -> str:
     """One line per file (also the whole of ``check -q``)."""
+    folded = sum(1 for it in fold(r.findings, r.sheet_order) if it.cause is not None and it.finding.severity == ERROR)
+    errors = f"{t['error']} {r.count(ERROR) - folded}" + (t["folded_n"].format(n=folded) if folded else "")
     return (f"{ljust(t[r.status], 8)} {safe(r.path)}  {t['total']} {_fmt(r.total_python)}  {t['grade']} {_fmt(r.grade_python)}  "
-            f"{t['error']} {r.count(ERROR)}  {t['warning']} {r.count(WARNING)}")
+            f"{errors}  {t['warning']} {r.count(WARNING)}")
 
 
 def quiet_line(r: FileReport, lang: str = "zh", strict: bool = False) -> str:
