@@ -26,6 +26,8 @@ def test_batch_issues_one_workbook_per_roster_row(tmp_path):
     r = CliRunner().invoke(main, ["batch", str(roster), "-o", str(out)])
     assert r.exit_code == 1  # one bad row
     assert "第 4 行" in r.output and "年度" in r.output
+    assert "[1/3]" in r.stderr and "[3/3]" in r.stderr  # progress off a terminal: one plain line per row
+    assert r.stderr.strip().splitlines()[-1] == "共 3 行：生成 2 个工作簿，失败 1 行"
     assert sorted(p.name for p in out.iterdir()) == ["evil.xlsx", "党建经费.xlsx"]
     wb = openpyxl.load_workbook(out / "evil.xlsx")
     budget = wb["预算"]

@@ -7,7 +7,6 @@ folder also holds a PDF, a Word file and — on the second run — the previous 
 """
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as dt
 import hashlib
@@ -69,8 +68,6 @@ def setv(key: str, name: str, value: Any) -> Callable[[openpyxl.Workbook], None]
     return edit
 
 
-# name → (project data, an edit "by the unit" or None); faulty returns in each common way
-FAULTY: dict[str, tuple[dict[str, Any], Any]] = {}
 CLEAN = 26
 
 

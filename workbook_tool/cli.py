@@ -111,6 +111,9 @@ def batch(roster: str, template: str, outdir: str, lang: str, key_file: str | No
             click.echo(f"第 {r.row} 行: {r.error}" if lang == "zh" else f"row {r.row}: {r.error}", err=True)
         else:
             click.echo(str(r.path))
+    done = len(results) - failed
+    click.echo(f"共 {len(results)} 行：生成 {done} 个工作簿，失败 {failed} 行" if lang == "zh"
+               else f"{len(results)} rows: {done} workbooks written, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
 
 
