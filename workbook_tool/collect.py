@@ -163,7 +163,7 @@ def is_own_output(p: Path) -> bool:
         if p.suffix.lower() == ".csv":
             with p.open("rb") as f:
                 head = f.read(64).decode("utf-8-sig", errors="ignore")
-            return head.startswith((CSV_MARKER, "Rank,", "实施单位,项目名称,指标", "文件,类型,状态"))
+            return head.startswith((CSV_MARKER, "Rank,", "实施单位,项目名称,指标", "文件,类型,状态", "名单行,项目名称"))
         with zipfile.ZipFile(p) as z:
             if "docProps/custom.xml" not in z.namelist():
                 return False
