@@ -151,7 +151,9 @@ def summarise(path: str | Path, templates: list[Any] | None = None, key: bytes |
         levels={lv["name"]: _num(lv["python"]) for lv in rep.levels},
         budget=_num(rep.funds.get("budget")), spent=_num(rep.funds.get("spent")),
         execution=_num(rep.rates.get("execution")),
-        verify=verify, errors=rep.count(ERROR), warnings=rep.count(WARNING), problems=problems,
+        # counted as 问题清单 lists them: causes, not their follow-ons (an empty return: 1, not 41)
+        verify=verify, errors=sum(p.severity == ERROR for p in problems),
+        warnings=sum(p.severity == WARNING for p in problems), problems=problems,
     )
 
 
