@@ -55,6 +55,8 @@ def project(i: int, changes: dict[str, dict[str, Any]] | None = None, spent: flo
         rows.append({k: v for k, v in d.items() if v is not None})
     return {"project": {"name": f"项目{i:02d}", "department": f"主管部门{i % 4}", "unit": f"单位{i:02d}", "year": 2024,
                         **header},
+            "goal": {"expected": "完成年度培训与配发任务", "actual": "已完成"},
+            "sign": {"lead": "张三", "finance": "李四", "date": dt.date(2025, 4, 20)},
             "funds": {"total": {"initial": 10, "budget": 10, "spent": spent},
                       "items": [{"initial": 10, "budget": 10, "spent": spent}]},
             "indicators": rows}
