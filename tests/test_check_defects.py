@@ -323,7 +323,7 @@ def test_clean_self_evaluation_checks_clean(books):
 def test_cli_check_seed_exit_0_and_json(books):
     r = CliRunner().invoke(main, ["check", "--format", "json", str(books.files["seed"])])
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert doc["exit_code"] == 0
     [f] = doc["files"]
     assert f["status"] == "ok" and f["recalculated"] is True
@@ -350,7 +350,7 @@ def test_untouched_new_workbook_is_not_recalculated_but_python_scores_are_report
 def test_cli_never_recalculated_json(books):
     r = CliRunner().invoke(main, ["check", "--format", "json", str(books.files["never_recalculated"])])
     assert r.exit_code == 1, r.output
-    [f] = json.loads(r.output)["files"]
+    [f] = json.loads(r.stdout)["files"]
     assert f["recalculated"] is False
     assert f["total"]["python"] == 99 and f["grade"]["python"] == "优"
     assert "X002" in {x["code"] for x in f["findings"]}
@@ -407,7 +407,7 @@ def test_target_lowered_names_issued_and_returned_values(books):
 def test_cli_json_reports_lowered_target(books):
     r = CliRunner().invoke(main, ["check", "--format", "json", "--lang", "en", str(books.files["target_lowered"])])
     assert r.exit_code == 1, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert doc["exit_code"] == 1
     [f] = doc["files"]
     assert f["status"] == "errors"
@@ -619,7 +619,7 @@ def test_unit_mismatch_is_a_warning_and_strict_fails(books):
     assert CliRunner().invoke(main, ["check", path]).exit_code == 0
     r_strict = CliRunner().invoke(main, ["check", "--strict", "--format", "json", path])
     assert r_strict.exit_code == 1
-    doc = json.loads(r_strict.output)
+    doc = json.loads(r_strict.stdout)
     assert doc["exit_code"] == 1 and doc["files"][0]["counts"]["warning"] == 1
     assert doc["files"][0]["counts"]["error"] == 0
 

@@ -50,7 +50,7 @@ def test_mixed_inbox(tmp_path):
     before = {n: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for n, p in inbox.items()}
     r = CliRunner().invoke(main, ["check", str(tmp_path), "--format", "json"])
     assert r.exit_code == 2  # some files could not be read at all
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     by = {Path(f["path"]).name: f for f in doc["files"]}
     assert set(by) == set(inbox)
     assert by["good.xlsx"]["status"] == "ok" and by["good.xlsx"]["total"]["python"] == 99
@@ -78,7 +78,7 @@ def test_unreadable_message_in_english_and_human_report(tmp_path):
     assert r.exit_code == 2
     assert "Save As" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["check", str(p), str(tmp_path / "missing.xlsx")])
-    assert r.exit_code == 2 and r.output.count("无法读取") == 2
+    assert r.exit_code == 2 and sum(line.startswith("无法读取") for line in r.output.splitlines()) == 2
 
 
 def test_usage_error_exits_2():
@@ -189,7 +189,7 @@ def test_file_names_cannot_forge_report_lines_and_json_keeps_the_exact_name(tmp_
     assert not any(line.startswith("通过     伪造") for line in text.splitlines()), text
     assert "r.xlsx\\n通过" in text and "\\x1b[2J\\u202e" in text
 
-    out = CliRunner().invoke(main, ["check", "--format", "json", str(p), str(tmp_path / raw)]).output
+    out = CliRunner().invoke(main, ["check", "--format", "json", str(p), str(tmp_path / raw)]).stdout
     out.encode("utf-8")  # valid UTF-8 throughout
     paths = [f["path"] for f in json.loads(out)["files"]]
     assert str(p) in paths
@@ -211,7 +211,7 @@ def test_a_subfolder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     r = CliRunner().invoke(main, ["check", "--format", "json", str(tmp_path)])
-    files = {Path(f["path"]).name: f for f in json.loads(r.output)["files"]}
+    files = {Path(f["path"]).name: f for f in json.loads(r.stdout)["files"]}
     assert files["good.xlsx"]["status"] == "ok"
     assert files["locked"]["status"] == "unreadable" and files["locked"]["findings"][0]["code"] == "F122"
     assert r.exit_code == 2

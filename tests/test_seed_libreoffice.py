@@ -56,6 +56,6 @@ def test_committed_sample_checks_clean():
     assert r.exit_code == 0, r.output
     import json
 
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     f = doc["files"][0]
     assert f["total"] == {"python": 99, "workbook": 99} and f["grade"]["python"] == "优"

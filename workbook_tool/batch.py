@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import WbtoolError
 from .textsafe import safe
@@ -281,6 +281,7 @@ def _indicator_rows(inds: list[IndicatorRow], tpl: Template, plan: Plan) -> tupl
 def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: str = "zh", force: bool = False,
                  key: bytes | None = None, password: str | None = None,
                  indicators: str | Path | None = None, jobs: int | None = 1,
+                 on_row: Callable[[int, int, str], None] | None = None,
                  ) -> tuple[list[BatchResult], list[tuple[str, str]]]:
     """Issue one workbook per roster row — all of them, or (when anything is wrong) none. The workbooks
     are written by :func:`pool.map_files` (``jobs``: 0 all cores, 1 this process), in roster order."""
@@ -292,9 +293,12 @@ def issue_roster(roster: str | Path, tpl: Template, outdir: str | Path, lang: st
     plan.refuse_if_problems()
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    results: list[BatchResult] = []
     write = functools.partial(_issue_one, lang=lang, password=password, force=force, key=key)
-    results = list(map_files(write, [(it.row.row, it.tpl, it.project, it.path) for it in plan.items], jobs))
+    results: list[BatchResult] = []
+    for res in map_files(write, [(it.row.row, it.tpl, it.project, it.path) for it in plan.items], jobs):
+        results.append(res)
+        if on_row is not None:  # progress: ``on_row(done, total, name)``
+            on_row(len(results), len(plan.items), str(res.path or f"row {res.row}"))
     return results, plan.notes
 
 
@@ -309,82 +313,3 @@ def _issue_one(item: tuple[int, Template, Project, Path], lang: str, password: s
     except WbtoolError as e:  # e.g. a file created meanwhile: report it, go on with the rest
         return BatchResult(row, None, e.message(lang))
     return BatchResult(row, path)
-
-
-# ---- collecting returns ---------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def summary_rows(reports: list[Any], lang: str = "zh") -> list[dict[str, Any]]:
-    """One row per checked return: who, which template, status, Python and workbook totals, levels, main problems."""
-    from .findings import ERROR, WARNING
-
-    zh = lang != "en"
-    rows = []
-    level_names: list[str] = []
-    for r in reports:
-        for lv in r.levels:
-            if lv["name"] not in level_names:
-                level_names.append(lv["name"])
-    for r in reports:
-        h = r.header or {}
-        row: dict[str, Any] = {
-            ("文件" if zh else "file"): r.path,
-            ("项目名称" if zh else "project"): h.get("name"),
-            ("主管部门" if zh else "department"): h.get("department"),
-            ("实施单位" if zh else "unit"): h.get("unit"),
-            ("年度" if zh else "year"): h.get("year"),
-            ("模板" if zh else "template"): r.template,
-            ("状态" if zh else "status"): r.status,
-            ("总分" if zh else "total"): r.total_python if isinstance(r.total_python, (int, float)) else None,
-            ("工作簿总分" if zh else "workbook total"): r.total_workbook if r.recalculated else None,
-            ("等级" if zh else "grade"): r.grade_python or None,
-            ("错误" if zh else "errors"): r.count(ERROR),
-            ("警告" if zh else "warnings"): r.count(WARNING),
-        }
-        by_name = {lv["name"]: lv["python"] for lv in r.levels}
-        for name in level_names:
-            row[name] = by_name.get(name)
-        problems = [f.message(lang) for f in r.findings if f.severity == ERROR][:3]
-        row["主要问题" if zh else "main problems"] = "；".join(problems) or None
-        rows.append(row)
-    return rows
-
-
-def _as_text(v: Any) -> Any:
-    """Text from returns is data, never a formula, in the office's CSV (a unit named '=cmd|…' stays text)."""
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
-    return v
-
-
-def write_summary(reports: list[Any], output: str | Path, lang: str = "zh", force: bool = False) -> Path:
-    """Write the consolidated summary (.xlsx or .csv) atomically."""
-    import os
-
-    import pandas as pd
-
-    from .writer import atomic_output
-
-    out = Path(output)
-    tmp = atomic_output(out, force)
-    try:
-        df = pd.DataFrame(summary_rows(reports, lang))
-        if out.suffix.lower() == ".csv":
-            df.map(_as_text).to_csv(tmp, index=False, encoding="utf-8-sig")
-        else:
-            with pd.ExcelWriter(tmp, engine="xlsxwriter",
-                                engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False}}) as xw:
-                sheet = "汇总" if lang != "en" else "Summary"
-                df.to_excel(xw, sheet_name=sheet, index=False)
-                ws = xw.sheets[sheet]
-                ws.freeze_panes(1, 2)
-                ws.set_column(0, 0, 36)
-                ws.set_column(1, 3, 24)
-                ws.set_column(len(df.columns) - 1, len(df.columns) - 1, 80)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out

@@ -111,6 +111,8 @@ register(
          "回收表的{what}为 {returned!r}，而该表下发给 {issued!r}：可能使用了其他项目或往年的表格，请核实", "the return's {what} is {returned!r}, but this form was issued for {issued!r}: another project's or last year's form may have been reused"),
     Code("V027", WARNING, "指标值为 0", "Target is zero",
          "指标值为 0（{op}）：“=”与“≤”指标仅在实际值 ≤ 0 时得满分，“≥”指标任何非负实际值均得满分，请确认指标值", "target is 0 ({op}): '=' and '≤' score full only for an actual ≤ 0, '≥' for any actual ≥ 0; please confirm the target"),
+    Code("V040", ERROR, "表格未填写", "Never filled in",
+         "表格尚未填写（没有任何实际完成值、等级、评定得分或说明）：请填写后再报送", "nothing was filled in (no actual, grade, score or explanation): fill it in and send it again"),
     # cross-check
     Code("X001", ERROR, "公式结果与 Python 重算不一致", "Formula result disagrees",
          "工作簿显示 {cached!r}，Python 重算为 {python!r}（公式 {formula}）", "the workbook shows {cached!r}, Python computes {python!r} (formula {formula})"),

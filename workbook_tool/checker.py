@@ -63,6 +63,13 @@ class FileReport:
     application: str | None = None
     header: dict[str, Any] = field(default_factory=dict)   # project header as returned (for summaries)
     levels: list[dict[str, Any]] = field(default_factory=list)  # per level: name, weight, python, workbook
+    # for summaries and annotated copies (collect, annotate): what was issued and where it lives
+    fingerprint: str | None = None   # the issued content's fingerprint: the same workbook returned twice
+    meta: dict[str, str] = field(default_factory=dict)  # short metadata entries (issuer's contact, if issued)
+    sheet_order: list[str] = field(default_factory=list)  # the workbook's sheets in layout order
+    funds: dict[str, Any] = field(default_factory=dict)   # funds amount per column id, as Python computes it
+    rates: dict[str, Any] = field(default_factory=dict)   # funds rate per rate id (e.g. execution), as a fraction
+    unfilled: bool = False  # no actual, grade, score or explanation on any indicator row: never filled in
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -179,6 +186,10 @@ def _identify_and_analyse(rep: FileReport, book: Any, templates: list[Template] 
     if ruleset_digest(meta.ruleset) != tpl.digest() or meta.data.get("template_digest") != tpl.digest():
         rep.findings.append(Finding("S003", sheet=None, values={"template": rep.template}))
     L = layout_for(tpl, meta.lang if meta.lang in ("zh", "en") else "zh")
+    rep.sheet_order = [L.sheet(k) for k in SHEETS]
+    rep.fingerprint = meta.data.get("fingerprint")
+    rep.meta = {k: v for k, v in meta.data.items() if len(v) <= 200}
+    rep.meta.update(_issue_details(meta))
     snap = take_snapshot(L, book)
     if snap.missing_sheets:
         for k in snap.missing_sheets:
@@ -207,6 +218,10 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
         rep.findings.append(Finding("S016", values={"sheets": "、".join(L.sheet(k) for k in snap.unprotected)}))
     _structure(rep, L, snap, meta)
     _issue_record(rep, L, meta)
+    rep.unfilled = all(snap.values.get((k, r)) in (None, "") for k in ("actual", "grade", "manual", "explain")
+                       for r in L.rows())
+    if rep.unfilled:  # one finding the rest fold under (report.py): "fill it in", not forty cells
+        rep.findings.append(Finding("V040", sheet=L.sheet("actuals")))
     # rows beyond the issued ones are news only when a project's full indicator list was issued
     computed = evaluate(L, snap.values)  # every formula, from the inputs alone (never the cached results)
     _inputs(rep, L, snap, tpl, meta.record.rows if meta.record.project_issued else [])
@@ -305,6 +320,19 @@ def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
         slot = L.slots[k]
         rep.findings.append(Finding("S015", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
                                     values={"formula": f}))
+
+
+def _issue_details(meta: Meta) -> dict[str, str]:
+    """The office's details from the signed issue record (contact, phone, deadline…), as text: what the
+    annotated copy shows the unit. A deadline is stored as a date serial."""
+    issue = meta.record.extra.get("issue")
+    out: dict[str, str] = {}
+    for k, v in (issue.items() if isinstance(issue, dict) else ()):
+        if k == "deadline" and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 2958466:
+            v = (dt.date(1899, 12, 30) + dt.timedelta(days=int(v))).isoformat()
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool) and len(str(v)) <= 200:
+            out[str(k)] = str(v)
+    return out
 
 
 def _issue_record(rep: FileReport, L: Layout, meta: Meta) -> None:
@@ -721,6 +749,8 @@ def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, computed
         k = f"lv.{i}.score"
         rep.levels.append({"name": lv.name, "weight": computed.get((f"lv.{i}.weight", None)),
                            "python": computed.get((k, None)), "workbook": snap.cached.get((k, None))})
+    rep.funds = {c.id: computed.get((f"funds.amount.{c.id}", None)) for c in tpl.funds_columns}
+    rep.rates = {rt.id: computed.get((f"rate.{rt.id}.ratio", None)) for rt in tpl.rates}
     rep.total_python = computed.get(("tot.score", None))
     rep.grade_python = computed.get(("tot.grade", None))
     rep.total_workbook = snap.cached.get(("tot.score", None))

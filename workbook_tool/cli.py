@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import sys
@@ -191,8 +192,9 @@ def keygen(key_file: str, force: bool) -> None:
 @click.option("--password", default=None, help="工作表保护密码")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
 @JOBS
+@click.option("-q", "--quiet", is_flag=True, help="不显示进度")
 def batch(roster: str, template: str, outdir: str, indicators: str | None, lang: str, key_file: str | None,
-          password: str | None, force: bool, jobs: int) -> None:
+          password: str | None, force: bool, jobs: int, quiet: bool) -> None:
     """按名单（xlsx 的“项目”“指标”工作表，或 CSV）批量生成工作簿，每个项目一份。
 
     项目列：项目编码、项目名称、主管部门、实施单位、年度、模板、资金列（如 全年预算数 / 预算资金，万元）、
@@ -201,13 +203,20 @@ def batch(roster: str, template: str, outdir: str, indicators: str | None, lang:
     空白名单：wbtool roster-template -o 名单.xlsx
     """
     from .batch import issue_roster
+    from .progress import Progress
     from .signing import load_key
     from .template import load_template
 
     try:
         tpl = load_template(template)
         key = load_key(key_file) if key_file else None
-        results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators, jobs=jobs)
+        with Progress(None, quiet) as prog:
+            def step(done: int, total: int, name: str) -> None:
+                if done == 1:
+                    prog.begin(total)  # the count is known once the roster is read
+                prog.advance(name)
+            results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators, jobs=jobs,
+                                          on_row=step)
     except WbtoolError as e:
         _fail(e, lang)
     for zh, en in notes:
@@ -219,6 +228,9 @@ def batch(roster: str, template: str, outdir: str, indicators: str | None, lang:
             click.echo(f"第 {r.row} 行: {safe(r.error)}" if lang == "zh" else f"row {r.row}: {safe(r.error)}", err=True)
         else:
             click.echo(safe(r.path))
+    done = len(results) - failed
+    click.echo(f"共 {len(results)} 个项目：生成 {done} 个工作簿，失败 {failed} 个" if lang == "zh"
+               else f"{len(results)} projects: {done} workbooks written, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
 
 
@@ -240,33 +252,45 @@ def roster_template(output: str, force: bool, lang: str) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="汇总表 .xlsx 或 .csv")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="汇总表 .xlsx（或 .csv：各表分别成文件）")
+@click.option("--roster", type=click.Path(dir_okay=False), default=None, help="下发名单（CSV/xlsx）：列出未报送与名单外的报送")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件")
 @JOBS
-def collect(paths: tuple[str, ...], output: str, lang: str, extra_templates: tuple[str, ...], key_file: str | None,
-            force: bool, jobs: int) -> None:
-    """检查多份回收的工作簿，并汇总为一张表（每个文件一行：项目、状态、总分、等级、各一级指标得分、主要问题）。"""
-    from .batch import write_summary
-    from .checker import check_file, unreadable_folder
+@click.option("-q", "--quiet", is_flag=True, help="不显示进度")
+def collect(paths: tuple[str, ...], output: str, roster: str | None, lang: str, extra_templates: tuple[str, ...],
+            key_file: str | None, force: bool, jobs: int, quiet: bool) -> None:
+    """检查文件夹中的全部回收文件并汇总：总览（含图表）、排名、问题清单、文件清单；给出名单时另列未报送与名单外。"""
+    from .collect import build, folder_record, list_inputs, read_roster_rows, summarise
+    from .collect_out import outputs, write
     from .pool import map_files
+    from .progress import Progress
     from .signing import load_key
     from .template import load_template
 
     try:
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
-        files, unreadable_dirs = _expand(paths)
-        check = functools.partial(check_file, templates=extra, key=key)
-        reports = list(map_files(check, files, jobs)) + [unreadable_folder(d) for d in unreadable_dirs]
-        write_summary(reports, output, lang, force)
+        rows = read_roster_rows(roster) if roster else None
+        files, unreadable_dirs = list_inputs(list(paths), exclude=outputs(output) + ([Path(roster)] if roster else []))
+        records = [folder_record(d) for d in unreadable_dirs]
+        summarise_one = functools.partial(summarise, templates=extra, key=key, lang=lang)
+        with Progress(len(files), quiet) as prog:
+            for f, rec in zip(files, map_files(summarise_one, files, jobs)):
+                records.append(rec)
+                prog.advance(f)
+        summary = build(records, rows)
+        write(summary, output, force)
     except WbtoolError as e:
         _fail(e, lang)
-    bad = sum(1 for r in reports if r.status in ("errors", "unreadable"))
-    click.echo(f"{output}: {len(reports)} 个文件，{bad} 个有错误或无法读取" if lang != "en"
-               else f"{output}: {len(reports)} files, {bad} with errors or unreadable")
+    c = summary.counts()
+    line = (f"{output}: 收到 {c['received']} 个文件，有效报送 {c['workbooks']}（通过 {c['passed']}，有警告 {c['warnings']}，"
+            f"有错误 {c['errors']}），重复 {c['duplicates']}，无法读取 {c['unreadable']}，非工作簿 {c['not_workbook']}")
+    if rows is not None:
+        line += f"，未报送 {c['missing']}，名单外 {c['unexpected']}"
+    click.echo(line)
 
 
 @main.command()
@@ -305,42 +329,90 @@ def templates() -> None:
 @click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件（本单位自定义模板）")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None, help="验证下达签名的密钥文件")
 @JOBS
+@click.option("-q", "--quiet", is_flag=True, help="每个文件一行，不显示进度")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), default=None,
+              help="为有问题的文件在该目录写一份带审核意见的副本（原文件不变），可退回单位修改")
 def check(paths: tuple[str, ...], fmt: str, lang: str, strict: bool, extra_templates: tuple[str, ...],
-          key_file: str | None, jobs: int) -> None:
+          key_file: str | None, jobs: int, quiet: bool, annotate_dir: str | None) -> None:
     """检查回收的工作簿：校验输入、Python 重算、核对公式结果。退出码 0 通过 / 1 有错误 / 2 无法读取。"""
-    _skip_numpy()
-    from .checker import check_file, unreadable_folder
+    if annotate_dir is None:
+        _skip_numpy()
+    from .checker import unreadable_folder
     from .pool import map_files
-    from .report import overall_exit, to_json, to_text
-    from .template import load_template
-
+    from .progress import Progress
+    from .report import count_line, overall_exit, quiet_line, render_file, render_footer, to_json
     from .signing import load_key
+    from .template import load_template
 
     try:
         extra = [load_template(t) for t in extra_templates]
         key = load_key(key_file) if key_file else None
-    except WbtoolError as e:
+        if annotate_dir:
+            Path(annotate_dir).mkdir(parents=True, exist_ok=True)
+    except (WbtoolError, OSError) as e:
+        if isinstance(e, OSError):
+            e = WbtoolError("O002", f"无法创建目录 {annotate_dir}：{e}", f"cannot create {annotate_dir}: {e}")
         _fail(e, lang)
     files, unreadable_dirs = _expand(paths)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's alone, whatever a library prints
-        reports = list(map_files(functools.partial(check_file, templates=extra, key=key), files, jobs))
-    reports += [unreadable_folder(d) for d in unreadable_dirs]
-    text = to_json(reports, lang, strict) if fmt == "json" else to_text(reports, lang, strict)
-    click.echo(text)
+    reports = []
+    annotated = []
+    checked = map_files(functools.partial(_check_quietly, templates=extra, key=key), files, jobs)
+    with Progress(len(files) + len(unreadable_dirs), quiet) as prog:
+        for f, r in itertools.chain(zip(files, checked), ((d, unreadable_folder(d)) for d in unreadable_dirs)):
+            reports.append(r)
+            if annotate_dir:
+                out = _annotate(r, Path(annotate_dir), lang)
+                if out is not None:
+                    annotated.append(out)
+            prog.advance(f)
+            if fmt == "text":  # each result as soon as it is known (in input order, whichever worker finished)
+                prog.echo(quiet_line(r, lang, strict) if quiet else render_file(r, lang, strict))
+    if fmt == "json":
+        click.echo(to_json(reports, lang, strict))
+    elif quiet:
+        click.echo(count_line(reports, lang))
+    else:
+        click.echo(render_footer(reports, lang, strict))
+    if annotated:
+        click.echo((f"审核意见副本 {len(annotated)} 份：{annotate_dir}" if lang != "en"
+                    else f"{len(annotated)} annotated copies in {annotate_dir}"), err=True)
     sys.exit(overall_exit(reports, strict))
+
+
+def _annotate(r, outdir: Path, lang: str):  # -> Path | None
+    """The annotated copy of one faulty return; a copy that cannot be written is reported, not fatal."""
+    from .annotate import annotate
+
+    try:
+        return annotate(r, outdir, lang)
+    except WbtoolError as e:
+        click.echo(f"wbtool: {safe(e.message(lang))}", err=True)
+        return None
+
+
+def _check_quietly(path: Path, templates: list, key: bytes | None):  # noqa: ANN201
+    """check_file with anything a library prints sent to stderr: stdout is the report's alone (this
+    runs in the worker processes too)."""
+    from .checker import check_file
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return check_file(path, templates, key)
 
 
 def _skip_numpy() -> None:
     """openpyxl imports numpy (when installed) only to recognise numpy numbers it is asked to *write*;
     `check` only reads, and numpy's import is a third of its start-up. Used by this command only:
-    a process that needs numpy later (collect → pandas) must not call this."""
+    a process that needs numpy later (annotate → openpyxl) must not call this."""
     if "numpy" not in sys.modules and "openpyxl" not in sys.modules:
         sys.modules["numpy"] = None  # type: ignore[assignment]
 
 
 def _expand(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
-    """Files as given, and the workbooks inside given folders (Office lock files skipped); plus the
-    folders that could not be read (reported, never skipped in silence)."""
+    """Files as given, and the workbooks inside given folders (Office lock files and summaries written
+    by `wbtool collect` skipped); plus the folders that could not be read (reported, never skipped in
+    silence)."""
+    from .collect import is_own_output
+
     files: list[Path] = []
     unreadable: list[Path] = []
     for p in paths:
@@ -350,7 +422,7 @@ def _expand(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
             for top, dirs, names in os.walk(pp, onerror=lambda e: unreadable.append(Path(e.filename))):
                 dirs.sort()
                 found.extend(Path(top) / n for n in names if Path(n).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".et", ".xlsb")
-                             and not n.startswith(("~$", ".~")))
+                             and not n.startswith(("~$", ".~")) and not is_own_output(Path(top) / n))
             files.extend(sorted(found))
         else:
             files.append(pp)

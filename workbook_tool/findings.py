@@ -69,12 +69,7 @@ class Finding:
         if self.text is not None:
             return self.text[1] if lang == "en" else self.text[0]
         c = CATALOGUE[self.code]
-        tmpl = c.en if lang == "en" else c.zh
-        try:  # values quoted from the file are shown with control/bidi characters escaped (textsafe)
-            return tmpl.format(**{k: v.pick(lang) if isinstance(v, Bi) else (safe(v) if isinstance(v, str) else v)
-                                  for k, v in self.values.items()})
-        except (KeyError, IndexError, ValueError):
-            return tmpl
+        return render(c.en if lang == "en" else c.zh, self.values, lang)
 
     def title(self, lang: str = "zh") -> str:
         c = CATALOGUE[self.code]
@@ -91,6 +86,32 @@ class Finding:
             "indicator": self.indicator,
             "values": {k: _jsonable(v.pick(lang) if isinstance(v, Bi) else v) for k, v in self.values.items()},
         }
+
+
+class _Blank:
+    """An empty cell in a message: "空白" / "blank", never Python's ``None`` (also under ``{value!r}``)."""
+
+    def __init__(self, lang: str) -> None:
+        self.text = "blank" if lang == "en" else "空白"
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return self.text
+
+
+def render(template: str, values: dict[str, Any], lang: str) -> str:
+    """Fill a message template in the report's language; a template that does not fit stays as it is."""
+    # values quoted from the file are shown with control/bidi characters escaped (textsafe)
+    vals = {k: v.pick(lang) if isinstance(v, Bi) else (_Blank(lang) if v is None else safe(v) if isinstance(v, str) else v)
+            for k, v in values.items()}
+    try:
+        return template.format(**vals)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return template
 
 
 def _jsonable(v: Any) -> Any:
