@@ -42,7 +42,7 @@ def _headers(ws, row=3):
 
 def test_sheets_in_order_with_hidden_lists_and_metadata(books):
     wb = openpyxl.load_workbook(books["self-eval"])
-    assert wb.sheetnames == ["说明", "预算", "指标", "实际完成", "评分", "汇总", "列表", "元数据"]
+    assert wb.sheetnames == ["说明", "预算", "指标", "实际完成", "评分", "汇总", "自评表", "列表", "元数据"]
     assert wb["列表"].sheet_state == "hidden" and wb["元数据"].sheet_state == "hidden"
     assert all(wb[s].sheet_state == "visible" for s in wb.sheetnames[:6])
     en = openpyxl.load_workbook(books["en"])

@@ -16,6 +16,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sheet.summary": ("汇总", "Summary"),
     "sheet.lists": ("列表", "Lists"),
     "sheet.meta": ("元数据", "Meta"),
+    "sheet.form": ("自评表", "Form"),
     # headers: project
     "hdr.name": ("项目名称", "Project name"),
     "hdr.department": ("主管部门", "Supervising department"),
@@ -93,6 +94,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "sum.date": ("填报日期", "Date filled"),
     "sum.chart": ("各一级指标得分与分值", "Score against weight by level"),
     "sum.rate": ("得分率", "Score rate"),
+    # the print-ready form (form_sheet.py)
+    "form.title": ("项目支出绩效自评表", "Project expenditure performance self-evaluation"),
+    "form.year_suffix": ("年度", ""),
+    "form.funds": ("项目资金（{unit}）", "Funds ({unit})"),
+    "form.target": ("年度指标值", "Annual target"),
+    "form.note": ("评价要点", "Evaluation points"),
+    "form.levels_title": ("项目各部分权重和绩效分值", "Weights and scores by part"),
+    "form.stamp": ("（单位盖章）", "(unit seal)"),
     # formula outputs
     "v.yes": ("是", "yes"),
     "v.ok": ("符合", "ok"),

@@ -21,7 +21,7 @@ from .template import Template
 
 ISSUED, INPUT, FORMULA, CONST = "issued", "input", "formula", "const"
 
-SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "lists", "meta")
+SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "form", "lists", "meta")
 TABLE_SHEETS = ("indicators", "actuals", "scoring")
 # sheets the writer protects (formulas and issued cells locked); a return without it is worth a warning
 PROTECTED_SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "meta")
@@ -141,6 +141,7 @@ class Layout:
     totals_row: int = 0
     summary_levels_row: int = 0
     summary_goal_row: int = 0
+    form: Any = None  # form_sheet.FormGeometry: where the 自评表's blocks are
 
 
 def _col_ref_expr(src: str) -> Expr:
@@ -210,7 +211,8 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     ]
     L.add(Slot("no", "indicators", 0, None, CONST, lab("col.no"), fmt="label", width=5))
     for j, (key, hdr, width, val) in enumerate(ind):
-        fmt = {"weight": "num_in", "target": "target_in"}.get(key, "text_in")
+        # 评价要点 and names wrap: unwrapped, dept-eval's long notes made the sheet print at a third of its size
+        fmt = {"weight": "num_in", "target": "target_in", "note": "wrap_in", "name": "wrap_in"}.get(key, "text_in")
         L.add(Slot(key, "indicators", 1 + j, None, ISSUED, lab(hdr), fmt=fmt, width=width, validate=val))
 
     # ---- 实际完成: what the unit fills in --------------------------------------------------------
@@ -317,6 +319,11 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
 
     # ---- 元数据: the recalculation canary ----------------------------------------------------
     L.add(Slot("meta.canary", "meta", 1, 0, FORMULA, expr=ROUND(Num(2) / 3, 4), fmt=""))
+
+    # ---- 自评表: the print-ready form, formulas over the sheets above (form_sheet.py) ------------
+    from .form_sheet import add_form_slots  # (imports layout: a module-level import would be circular)
+
+    add_form_slots(L)
     return L
 
 

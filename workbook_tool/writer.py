@@ -18,8 +18,9 @@ from typing import Any
 from .a1 import col_name as xl_col_to_name
 from .dates import excel_serial
 
-from . import __version__, checks, signing
-from .expr import ABS, AND, ANY_OF, Expr, Var
+from . import __version__, checks, form_sheet, signing
+from .engine import evaluate
+from .expr import ABS, AND, ANY_OF, Expr, Var, render
 from .errors import WbtoolError
 from .expr import CLASSIC_FUNCTIONS
 from .labels import label
@@ -44,7 +45,8 @@ FORMATS: dict[str, dict[str, Any]] = {
     "label_bold": {"locked": True, "bold": True},
     "header": {"locked": True, "bold": True, "bg_color": "#D9D9D9", "align": "center", "text_wrap": True},
     "title": {"locked": True, "bold": True, "font_size": 14, "border": 0},
-    "note": {"locked": True, "italic": True, "font_color": "#595959", "border": 0, "text_wrap": True},
+    # not italic: Chinese forms do not use it (and italic CJK renders as a slanted fallback)
+    "note": {"locked": True, "font_color": "#595959", "border": 0, "text_wrap": True},
     "text_in": {"locked": False, "bg_color": FILL_INPUT},
     "wrap_in": {"locked": False, "bg_color": FILL_INPUT, "text_wrap": True},
     "num_in": {"locked": False, "bg_color": FILL_INPUT, "num_format": "0.00"},
@@ -85,6 +87,18 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any],
+                computed: dict[tuple[str, int | None], Any]) -> dict[str, Any]:
+    """The names an expression outside the layout (the form's merged cells) may use, as the engine binds them."""
+    env: dict[str, Any] = {}
+    for s in L.scalars():
+        env[s.key] = computed[(s.key, None)] if s.kind == FORMULA else inputs.get((s.key, None), s.value)
+    for s in L.columns():
+        src = computed if s.kind == FORMULA else inputs
+        env[s.key + "[]"] = [src.get((s.key, r)) for r in L.rows()]
+    return env
+
+
 class _Writer:
     def __init__(self, path: str, tpl: Template, project: Project | None, lang: str, password: str | None,
                  key: bytes | None = None, office: dict[str, Any] | None = None):
@@ -96,6 +110,8 @@ class _Writer:
         # in memory: XlsxWriter otherwise writes every part to a temporary file first (~22 per workbook)
         self.wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
+        self.fmt.update({k: self.wb.add_format({**_BASE, "border_color": "#000000", "locked": True, **v})
+                         for k, v in form_sheet.FORM_FORMATS.items()})
         self.ws = {k: self.wb.add_worksheet(self.L.sheet(k)) for k in SHEETS}
         for ws in self.ws.values():
             _skip_future_function_rewrites(ws)
@@ -103,6 +119,11 @@ class _Writer:
         # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
         # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
         self.fill_allowed = project is not None and not project.issued_only
+        # what a formula sees in each non-formula cell written, and the formulas waiting for their
+        # cached results (computed by the engine once every input is known: see flush_formulas)
+        self.inputs: dict[tuple[str, int | None], Any] = {}
+        self.pending: list[tuple[Slot, int | None]] = []
+        self.pending_exprs: list[tuple[Any, int, int, Any, str]] = []
 
     # ---- cell writing ------------------------------------------------------------------------
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
@@ -111,6 +132,8 @@ class _Writer:
         f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
         if (fmt or slot.fmt) in UNLOCKED and value not in (None, "") and not self.fill_allowed:
             raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
+        self.inputs[(slot.key, row if slot.is_column else None)] = (
+            excel_serial(value) if isinstance(value, (dt.date, dt.datetime)) else (None if value == "" else value))
         if value is None or value == "":
             ws.write_blank(r, slot.col, None, f)
         elif isinstance(value, (dt.date, dt.datetime)):
@@ -130,10 +153,30 @@ class _Writer:
         self.out.issued[key] = _jsonable(value)
 
     def formula(self, slot: Slot, row: int | None = None) -> None:
-        ws = self.ws[slot.sheet]
-        r = slot.row if row is None else row
-        # cached result '' (read back as empty): an unrecalculated file never looks like "0 points"
-        ws.write_formula(r, slot.col, self.L.formula(slot, row), self.fmt[slot.fmt] if slot.fmt else None, "")
+        """Queue a formula: it is written by :meth:`flush_formulas` with its cached result."""
+        self.pending.append((slot, row))
+
+    def flush_formulas(self) -> None:
+        """Write every queued formula with the value the engine computes for the state being issued.
+
+        A previewer, Protected View or WPS with calculation off shows these cached results, so what
+        the unit sees first must be right (blanks where scores belong read as "0 points"). The
+        engine is proven equal to the formulas (tests/test_engine_agreement.py). The one exception
+        is the canary (元数据!B1): its cached result stays '' so that ``check`` still recognises a
+        workbook nobody recalculated (X002) — the issued state is not the returned state.
+        """
+        computed = evaluate(self.L, self.inputs)
+        env = _scalar_env(self.L, self.inputs, computed)
+        for slot, row in self.pending:
+            ws = self.ws[slot.sheet]
+            r = slot.row if row is None else row
+            value = "" if slot.key == "meta.canary" else form_sheet.cached(computed.get((slot.key, row)))
+            ws.write_formula(r, slot.col, self.L.formula(slot, row), self.fmt[slot.fmt] if slot.fmt else None, value)
+        for ws, r, c, expr, fmt in self.pending_exprs:
+            refs = {n: self.L.ref(n, form_sheet.FORM) for n in expr.variables()}
+            ws.write_formula(r, c, render(expr, refs), self.fmt[fmt], form_sheet.cached(expr.eval(env)))
+        self.pending.clear()
+        self.pending_exprs.clear()
 
     # ---- sheets ------------------------------------------------------------------------------
     def write(self) -> Written:
@@ -142,10 +185,16 @@ class _Writer:
         self.tables()
         self.scoring_blocks()
         self.summary()
+        self.form()
         self.guide()
         self.meta()
         self.finish_sheets()
+        self.flush_formulas()
         return self.out
+
+    def form(self) -> None:
+        """The print-ready 自评表 (form_sheet.py): its slot formulas queue like any other."""
+        form_sheet.write_form(self, {}, lambda ws, r, c, expr, fmt: self.pending_exprs.append((ws, r, c, expr, fmt)))
 
     def lists(self) -> None:
         ws, tpl, lang = self.ws["lists"], self.tpl, self.lang
@@ -248,6 +297,10 @@ class _Writer:
                     self.put(s, None, r)
             if spec is not None:
                 self.out.issued_rows.append(r)
+                lines = max(form_sheet.text_lines(str(spec.get("note") or ""), L.slots["note"].width),
+                            form_sheet.text_lines(str(spec.get("name") or ""), L.slots["name"].width))
+                if lines > 1:  # wrapped 评价要点 get the height they need (XlsxWriter does not autofit)
+                    self.ws["indicators"].set_row(r, min(409, 14 * lines + 3))
             for key, slot_key in fill.items():
                 v = spec.get(key) if spec else None
                 if key == "na" and v is True:
@@ -313,7 +366,10 @@ class _Writer:
             ch.add_series({"name": label(key, self.lang), "categories": rng(0), "values": rng(col)})
         ch.set_title({"name": label("sum.chart", self.lang)})
         ch.set_legend({"position": "bottom"})
-        ws.insert_chart(L.summary_goal_row + 8, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})
+        anchor = L.summary_goal_row + 8
+        ws.insert_chart(anchor, 0, ch, {"x_scale": 1.3, "y_scale": 1.0})
+        # the chart starts a page of its own: printed after the tables it was cut across two pages
+        ws.set_h_pagebreaks([anchor])  # <brk id=anchor>: a break after 1-based row `anchor`, i.e. above the chart
 
     def guide(self) -> None:
         ws, lang, tpl = self.ws["guide"], self.lang, self.tpl
@@ -325,6 +381,8 @@ class _Writer:
             if line.startswith("■"):
                 fmt = {"■输入": "legend_in", "■下达": "text_is", "■计算": "text_out"}.get(line[:3])
             ws.write_string(2 + i, 0, line, self.fmt[fmt] if fmt else self.fmt["note"])
+            # explicit heights: wrapped lines overlapped the next row where the height stayed at one line
+            ws.set_row(2 + i, 15 * form_sheet.text_lines(line, 110) + 3)
         ws.activate()
 
     def meta(self) -> None:
@@ -486,14 +544,29 @@ class _Writer:
                    "select_unlocked_cells": True}
         for key in PROTECTED_SHEETS:
             self.ws[key].protect(self.password or "", options)
-        for key in ("guide", "budget", "indicators", "actuals", "scoring", "summary"):
+        self.ws["form"].protect(self.password or "", options)  # (not in PROTECTED_SHEETS: returns may predate it)
+        header, footer = self.header_footer()
+        for key in ("guide", "budget", "indicators", "actuals", "scoring", "summary", "form"):
             ws = self.ws[key]
+            ws.set_header(header, {"margin": 0.3})
+            ws.set_footer(footer, {"margin": 0.3})
+            if key == "form":
+                form_sheet.setup_print(self)
+                continue
             ws.set_paper(9)  # A4
             ws.set_landscape()
             ws.fit_to_pages(1, 0)
-            ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+            ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.7)
             if key in ("indicators", "actuals", "scoring"):
                 ws.repeat_rows(HEADER_ROW)
+
+    def header_footer(self) -> tuple[str, str]:
+        """Every printed page names its project and its place in the stack (30 projects get printed together)."""
+        name = (self.project.header.get("name") if self.project else None) or self.tpl.name
+        name = str(name)[:80].replace("&", "&&")
+        if self.lang == "en":
+            return f"&L{name}&R&A", f"&L{name}&RPage &P of &N"
+        return f"&L{name}&R&A", f"&L{name}&R第 &P 页 共 &N 页"
 
 
 _FUNCTION_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
