@@ -70,6 +70,10 @@ class FileReport:
     funds: dict[str, Any] = field(default_factory=dict)   # funds amount per column id, as Python computes it
     rates: dict[str, Any] = field(default_factory=dict)   # funds rate per rate id (e.g. execution), as a fraction
     unfilled: bool = False  # no actual, grade, score or explanation on any indicator row: never filled in
+    # what the re-score worked from, for the report draft (docreport.py): inputs as read, Python's values
+    layout: Layout | None = field(default=None, repr=False)
+    snapshot: Snapshot | None = field(default=None, repr=False)
+    computed: dict[tuple[str, int | None], Any] | None = field(default=None, repr=False)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -731,6 +735,7 @@ def _declared_checks(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, 
 
 
 def _rescore(rep: FileReport, L: Layout, snap: Snapshot, tpl: Template, computed: dict[Any, Any]) -> None:
+    rep.layout, rep.snapshot, rep.computed = L, snap, computed
     canary = snap.cached.get(("meta.canary", None))
     rep.recalculated = isinstance(canary, (int, float)) and not isinstance(canary, bool)
     for r in L.rows():

@@ -294,6 +294,40 @@ def collect(paths: tuple[str, ...], output: str, roster: str | None, lang: str, 
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(), help="报告 .docx（多个文件或目录时为输出目录）")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--force", is_flag=True, help="检查有错误时仍生成报告（首页列出错误）")
+@click.option("--overwrite", is_flag=True, help="覆盖已存在的报告")
+@click.option("-t", "--template", "extra_templates", multiple=True, help="额外的模板文件")
+def report(paths: tuple[str, ...], output: str, lang: str, force: bool, overwrite: bool,
+           extra_templates: tuple[str, ...]) -> None:
+    """根据检查后的回收工作簿生成评价报告草稿（Word .docx）；数字均取自 Python 重算结果。"""
+    from .docreport import write_report
+    from .template import load_template
+
+    try:
+        extra = [load_template(t) for t in extra_templates]
+    except WbtoolError as e:
+        _fail(e, lang)
+    files = _expand(paths)
+    many = len(files) > 1 or any(Path(p).is_dir() for p in paths)
+    out = Path(output)
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+    worst = 0
+    for f in files:
+        target = out / (f.stem + ".docx") if many else out
+        try:
+            write_report(f, target, lang, force, extra, overwrite)
+            click.echo(str(target))
+        except WbtoolError as e:
+            click.echo(f"wbtool: {e.message(lang)}", err=True)
+            worst = max(worst, e.exit_code)
+    sys.exit(worst)
+
+
+@main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def codes(fmt: str) -> None:
     """列出全部检查结果代码（代码、级别、标题、中英文说明）。"""

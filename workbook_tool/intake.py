@@ -684,6 +684,11 @@ def _parse_failure(exc: BaseException) -> UnreadableFile:
     chain = list(_cause_chain(exc))
     if any(isinstance(e, DefusedXmlException) for e in chain):
         return _fail("F118")
+    # with lxml installed (python-docx brings it) openpyxl parses with lxml, whose libxml2 refuses the
+    # attack itself ("Maximum entity amplification factor exceeded", "Detected an entity reference loop")
+    if any(type(e).__name__ == "XMLSyntaxError" and ("amplification" in str(e) or "entity reference loop" in str(e))
+           for e in chain):
+        return _fail("F118")
     if any(isinstance(e, _DAMAGE_ERRORS) for e in chain):  # CRC mismatch, broken deflate stream
         return _fail("F116")
     root = chain[-1]

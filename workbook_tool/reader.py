@@ -21,6 +21,10 @@ from .labels import LABELS
 from .record import IssuedRecord
 from .xlsxread import Book, Cell
 
+#: Sheets a workbook issued by an earlier wbtool lacks (the 自评表 came with issue #14): their cells are
+#: views of the others, so a return without them is still fully checkable.
+OPTIONAL_SHEETS = ("form",)
+
 ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
 
 
@@ -248,14 +252,9 @@ def take_snapshot(L: Layout, wb_formulas: Any, wb_values: Any = None) -> Snapsho
     snap = Snapshot(L)
     snap.calc_mode = g.calc_mode
     names = set(g.worksheet_names)
-    for key in SHEETS:
-        if L.sheet(key) not in g.sheetnames:
-            snap.missing_sheets.append(key)
-    if snap.missing_sheets:
-        return snap
-    for key in SHEETS:
-        if L.sheet(key) not in names:  # listed, but a chartsheet: nothing of ours can be read from it
-            snap.missing_sheets.append(key)
+    # a sheet listed but a chartsheet counts as missing: nothing of ours can be read from it
+    present = {k for k in SHEETS if L.sheet(k) in g.sheetnames and L.sheet(k) in names}
+    snap.missing_sheets = [k for k in SHEETS if k not in present and k not in OPTIONAL_SHEETS]
     if snap.missing_sheets:
         return snap
     cell = g.cell
@@ -267,6 +266,8 @@ def take_snapshot(L: Layout, wb_formulas: Any, wb_values: Any = None) -> Snapsho
         snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.header, found))
     rows_all = list(L.rows())
     for slot in L.slots.values():
+        if slot.sheet not in present:
+            continue  # an optional sheet the workbook predates: nothing to compare there
         rows = rows_all if slot.is_column else [None]
         sheet = L.sheet(slot.sheet)
         for r in rows:
