@@ -169,7 +169,7 @@ def add_form_slots(L: "Layout") -> None:
         for i in range(tpl.funds_item_rows):
             add(f"f.funds.item{i}.{c.id}", funds_items + i, 2 + j, shown(Var(f"funds.item{i}.{c.id}")), "f_money")
     for i in range(tpl.funds_item_rows):
-        add(f"f.funds.item{i}.label", funds_items + i, 1, shown(Var(f"funds.item{i}.label")), "f_text")
+        add(f"f.funds.item{i}.label", funds_items + i, 1, shown(Var(f"funds.item{i}.label")), "f_shrink")
     for k, rt in enumerate(tpl.rates):
         row = funds_total if rate_on_total else rates_first + k
         p = f"rate.{rt.id}"
@@ -222,6 +222,7 @@ FORM_FORMATS: dict[str, dict[str, Any]] = {
     "f_title": {"bold": True, "font_size": 16, "align": "center", "border": 0, "font_name": "黑体"},
     "f_center": {"align": "center", "text_wrap": True},
     "f_text": {"text_wrap": True},
+    "f_shrink": {"shrink": True},  # row labels in a narrow column: shrink rather than wrap into a one-line row
     "f_wrap": {"text_wrap": True, "valign": "top"},
     "f_wrap_small": {"text_wrap": True, "valign": "top", "font_size": 8},
     "f_label": {"bold": True, "align": "center", "text_wrap": True},
@@ -284,7 +285,7 @@ def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> 
     rate_hdr = (tpl.rates[0].label if lang != "en" else tpl.rates[0].en) if G.rate_on_total else lab("rates.ratio")
     for k, key in enumerate(("rates.weight", None, "rates.score")):
         ws.write_string(G.funds_header, 2 + nf + k, lab(key) if key else rate_hdr, f["f_head"])
-    ws.write_string(G.funds_total, 1, tpl.funds_total_label if lang != "en" else "Total", f["f_label"])
+    ws.write_string(G.funds_total, 1, tpl.funds_total_label if lang != "en" else "Total", f["f_shrink"])
     for i in range(tpl.funds_item_rows):
         for k in range(3):
             if G.rate_on_total:
@@ -294,7 +295,7 @@ def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> 
             ws.write_blank(G.funds_total, 2 + nf + k, None, f["f_text"])
         for k, rt in enumerate(tpl.rates):
             r = G.rates_first + k
-            ws.write_string(r, 1, rt.label if lang != "en" else rt.en, f["f_label"])
+            ws.write_string(r, 1, rt.label if lang != "en" else rt.en, f["f_shrink"])
             for j in range(nf):
                 ws.write_blank(r, 2 + j, None, f["f_text"])
     # goal
@@ -330,10 +331,12 @@ def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> 
             if (i, c) not in merged:
                 formula(ws, G.table_first + i, c, shown(At(src, i)), "f_row_center")
         spec = _issued_text(w, i)
-        if spec:
-            lines = max(text_lines(spec.get("name", ""), widths["name"]),
-                        text_lines(spec.get("note", ""), widths["note"] * 1.25) if "note" in cols else 1,
-                        text_lines(spec.get("explain", ""), widths["explain"]))
+        if spec:  # XlsxWriter cannot autofit: issued rows get the height their known texts need
+            shown_target = f'{spec.get("op") or ""}{spec.get("target") or ""}{spec.get("unit") or ""}'
+            texts = {"level": spec.get("level"), "category": spec.get("category"), "name": spec.get("name"),
+                     "target": shown_target, "explain": spec.get("explain"), "note": spec.get("note")}
+            lines = max(text_lines(str(t or ""), widths[k] * (1.25 if k == "note" else 1)) * (0.8 if k == "note" else 1)
+                        for k, t in texts.items() if k in cols)
             ws.set_row(G.table_first + i, min(409, max(15, 13.5 * lines + 3)))
     # borders only on rows with content: blank rows vanish from the printed table
     first, lastr = G.table_first, G.table_first + L.n_rows - 1
@@ -358,7 +361,9 @@ def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> 
 
 
 def _issued_text(w: Any, i: int) -> dict[str, Any]:
-    rows = w.project.indicators if w.project else [{"name": d.name, "note": d.note} for d in w.tpl.indicators]
+    rows = w.project.indicators if w.project else [
+        {"level": d.level, "category": d.category, "name": d.name, "op": d.op, "target": d.target, "unit": d.unit,
+         "note": d.note} for d in w.tpl.indicators]
     return rows[i] if i < len(rows) else {}
 
 
