@@ -183,3 +183,13 @@ def test_checker_catches_what_this_test_rejects():
     assert any("future-function" in p for p in pr)
     unquoted = [p for p in pr if "unquoted" in p]
     assert len(unquoted) == 1 and "评分!A1" in unquoted[0] and "'评分'!B2" not in unquoted[0].split(" in ")[0]
+
+
+def test_form_sheet_is_covered(formulas):
+    """The 自评表 sheet (form_sheet.py) is formula-only and inside this test: TEXT only for dates."""
+    for name, fs in formulas.items():
+        form = [f for f in fs if f.kind == "cell" and f.where.split("!")[0] in ("自评表", "Form")]
+        assert len(form) > 200, (name, len(form))
+        used = set().union(*(check_formula(f)[0] for f in form))
+        assert "TEXT" in used and used <= CLASSIC_FUNCTIONS, used
+        assert all('TEXT(' not in f.text or '"yyyy-mm-dd"' in f.text for f in form)
