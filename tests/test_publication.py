@@ -22,7 +22,7 @@ from docx.oxml.ns import qn
 
 from workbook_tool.cli import main
 from workbook_tool.form_sheet import FORM
-from workbook_tool.layout import FIRST_ROW, Layout, build_layout
+from workbook_tool.layout import Layout, build_layout
 from workbook_tool.project import load_project_file, parse_project
 from workbook_tool.recalc import recalculate
 from workbook_tool.template import load_template
@@ -87,6 +87,12 @@ def _cell(ws, slot, row=None):
     return ws.cell((slot.row if row is None else row) + 1, slot.col + 1).value
 
 
+def _shown(ws, L: Layout, i: int) -> tuple:
+    """(年度指标值, 实际完成值) as displayed on form row ``i`` (display-only cells: not layout slots)."""
+    r = L.form.table_first + i + 1
+    return ws.cell(r, 4).value, ws.cell(r, 5).value
+
+
 def _same(a, b) -> bool:
     if a in (None, "") and b in (None, ""):
         return True
@@ -142,18 +148,18 @@ def test_form_renders_targets_actuals_and_dates(books):
     path, L = books["deadline"]
     ws = openpyxl.load_workbook(path, data_only=True)[L.sheet(FORM)]
     s = L.slots
-    got = [(_cell(ws, s[f"f.row{i}.target"]), _cell(ws, s[f"f.row{i}.actual"])) for i in range(5)]
+    got = [_shown(ws, L, i) for i in range(5)]
     assert got == [("≥800公里", "640公里"), ("≤2024-10-31", "2024-10-20"), ("≥95%", "98%"), ("明显改善", "达成年度指标"),
                    ("≥90%", "93%")]
     assert _cell(ws, s["f.row0.explain"]) == "雨季停工。"
-    assert _cell(ws, s["f.hdr.year"]) == "（2024年度）"
-    assert "2025-03-20" in _cell(ws, s["f.sign"]) and "王五" in _cell(ws, s["f.sign"])
-    assert _cell(ws, s["f.row5.target"]) in (None, "") and _cell(ws, s["f.row5.score"]) in (None, "")
+    assert ws["A2"].value == "（2024年度）"
+    sign = ws.cell(L.form.sign_row + 1, 1).value
+    assert "2025-03-20" in sign and "王五" in sign
+    assert _shown(ws, L, 5) == (None, None) and _cell(ws, s["f.row5.score"]) in (None, "")
     seed_path, LS = books["seed"]
     ws = openpyxl.load_workbook(seed_path, data_only=True)[LS.sheet(FORM)]
     first_output = 9  # the seed's rows: 9 决策/过程 defaults, then 商会党建书籍配发
-    assert _cell(ws, LS.slots[f"f.row{first_output}.target"]) == "≥800本"
-    assert _cell(ws, LS.slots[f"f.row{first_output}.actual"]) == "1015本"
+    assert _shown(ws, LS, first_output) == ("≥800本", "1015本")
     assert _cell(ws, LS.slots["f.tot.score"]) == 99 and _cell(ws, LS.slots["f.tot.grade"]) == "优"
 
 
@@ -265,7 +271,9 @@ def test_print_settings_of_every_sheet(books, key):
     form = wb[L.sheet(FORM)]
     G = L.form
     assert form.print_title_rows.replace("$", "") == f"{G.table_header + 1}:{G.table_header + 1}"
-    assert form.print_area and f"$A$1:" in form.print_area[0] if isinstance(form.print_area, list) else "$A$1:" in form.print_area
+    area = form.print_area[0] if isinstance(form.print_area, list) else form.print_area
+    last_col = openpyxl.utils.get_column_letter(G.n_cols)
+    assert area.endswith(f"$A$1:${last_col}${G.sign_row + 2}"), area
     assert form.protection.sheet
 
 

@@ -358,7 +358,8 @@ def build_report(rep: FileReport, tpl: Template, lang: str = "zh") -> Any:
             continue
         w, s = comp.get((f"lv.{i}.weight", None)), comp.get((f"lv.{i}.score", None))
         D.heading(f"（{cn[i] if i < 10 else i + 1}）{lv.name}" if zh else f"4.{i + 1} {lv.en or lv.name}", 2)
-        D.para((f"{lv.name}指标由 {len(mine)} 个三级指标构成，权重为 {fmt_num(w)} 分，实际得分 {fmt_num(s)} 分。") if zh else
+        lvname = lv.name if lv.name.endswith("指标") else lv.name + "指标"
+        D.para((f"{lvname}由 {len(mine)} 个三级指标构成，权重为 {fmt_num(w)} 分，实际得分 {fmt_num(s)} 分。") if zh else
                f"{len(mine)} indicators, weight {fmt_num(w)}, score {fmt_num(s)}.")
         for r in mine:
             bits = []
@@ -400,7 +401,7 @@ def problem_lines(rep: FileReport, tpl: Template, rows: list[Row], lang: str) ->
     for r in rows:
         s, w = _num(r.score), r.weight
         if s is not None and w is not None and s < w - 1e-9:
-            why = f"（{r.explain}）" if r.explain and zh else (f" ({r.explain})" if r.explain else "")
+            why = f"（{r.explain.rstrip('。')}）" if r.explain and zh else (f" ({r.explain})" if r.explain else "")
             out.append(f"{r.name}得 {fmt_num(s)} 分，低于分值 {fmt_num(w)} 分{why}。" if zh else
                        f"{r.name} scored {fmt_num(s)} of {fmt_num(w)}{why}.")
         ratio = _num(r.ratio)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name
 
 from .expr import AND, IF, ISNUMBER, LEN, OR, ROUND, Expr, Var, XLError, lift
 from .labels import label
@@ -121,6 +121,8 @@ class FormGeometry:
     sign_row: int
     has_notes: bool
     rate_on_total: bool
+    # display-only formulas (not slots): (row, col, expr, format) — see add_form_slots
+    display: list = field(default_factory=list)
 
 
 def _cols(L: "Layout") -> dict[str, int]:
@@ -163,7 +165,7 @@ def add_form_slots(L: "Layout") -> None:
     add("f.hdr.unit", dept_row, 5, shown(Var("hdr.unit")), "f_text")
     year = Var("hdr.year")
     year_text = (lift("（") & year & label("form.year_suffix", lang) & "）") if lang != "en" else (lift("(") & year & ")")
-    add("f.hdr.year", 1, 0, IF(LEN(year).eq(0), "", year_text), "f_center")
+    G.display.append((1, 0, IF(LEN(year).eq(0), "", year_text), "f_center"))  # joins a number: display only
     for j, c in enumerate(tpl.funds_columns):
         add(f"f.funds.total.{c.id}", funds_total, 2 + j, Var(f"funds.amount.{c.id}"), "f_money")
         for i in range(tpl.funds_item_rows):
@@ -191,8 +193,11 @@ def add_form_slots(L: "Layout") -> None:
         actual = IF(is_judged, IF(LEN(g).eq(0), shown(a), g),
                     IF(LEN(a).eq(0), "", IF(is_date, as_date_or(a, a), IF(ISNUMBER(a), a & u, a))))
         add(f"f.row{i}.name", row, cols["name"], At("a_name", i), "f_row_wrap")
-        add(f"f.row{i}.target", row, cols["target"], target, "f_row_center")
-        add(f"f.row{i}.actual", row, cols["actual"], actual, "f_row_center")
+        # "≥800本" joins a number to text, and engines turn numbers into text differently (Gnumeric
+        # writes 90.4 as "90.40000000000001", LibreOffice 1E20 as "1E+020"): these two cells are
+        # display only, not slots, so `check` never reports an engine's spelling of a number as X001
+        G.display.append((row, cols["target"], target, "f_row_center"))
+        G.display.append((row, cols["actual"], actual, "f_row_center"))
         add(f"f.row{i}.weight", row, cols["weight"], At("a_weight", i), "f_row_num")
         add(f"f.row{i}.score", row, cols["score"], At("score", i), "f_row_num")
         add(f"f.row{i}.explain", row, cols["explain"], shown(At("explain", i)), "f_row_wrap")
@@ -210,10 +215,10 @@ def add_form_slots(L: "Layout") -> None:
     add("f.lvtot.weight", levels_header + 1 + len(tpl.levels), 1, Var("tot.weight"), "f_num_bold")
     add("f.lvtot.score", levels_header + 1 + len(tpl.levels), 2, Var("tot.score"), "f_num_bold")
     sd = Var("sign.date")
-    add("f.sign", sign_row, 0,
+    G.display.append((sign_row, 0,
         lift(label("sum.lead", lang) + "：") & shown(Var("sign.lead")) & ("　　　　" + label("sum.finance", lang) + "：")
         & shown(Var("sign.finance")) & ("　　　　" + label("sum.date", lang) + "：") & as_date_or(sd, shown(sd)),
-        "f_plain")
+        "f_plain"))
 
 
 # ---- drawing ------------------------------------------------------------------------------------
@@ -249,7 +254,7 @@ def text_lines(text: str, width_chars: float) -> int:
     return max(1, math.ceil(w / max(width_chars - 1, 1)))
 
 
-def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> None:
+def write_form(w: Any, formula: Callable[..., None]) -> None:
     """Draw the 自评表 sheet on writer ``w``: labels, merges, and the formulas of the layout's form slots.
 
     ``formula(ws, row, col, expr, fmt_name)`` writes a formula that is *not* a slot (merged level
@@ -318,6 +323,8 @@ def write_form(w: Any, env: Mapping[str, Any], formula: Callable[..., None]) -> 
     issued = len(w.out.issued_rows)
     runs = _runs(w, issued) if issued else []
     merged: set[tuple[int, int]] = set()
+    for r, c, expr, fmt in G.display:
+        formula(ws, r, c, expr, fmt)
     for col_key, src, start, end in runs:
         c = cols[col_key]
         expr = shown(At(src, start))
@@ -407,10 +414,3 @@ def cached(v: Any) -> Any:
         return v if math.isfinite(v) else ""
     return str(v)
 
-
-def cell(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row, col)
-
-
-__all__ = ["At", "DateText", "FORM", "FORM_FORMATS", "add_form_slots", "write_form", "setup_print", "cached",
-           "lift"]

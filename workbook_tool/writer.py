@@ -194,7 +194,7 @@ class _Writer:
 
     def form(self) -> None:
         """The print-ready 自评表 (form_sheet.py): its slot formulas queue like any other."""
-        form_sheet.write_form(self, {}, lambda ws, r, c, expr, fmt: self.pending_exprs.append((ws, r, c, expr, fmt)))
+        form_sheet.write_form(self, lambda ws, r, c, expr, fmt: self.pending_exprs.append((ws, r, c, expr, fmt)))
 
     def lists(self) -> None:
         ws, tpl, lang = self.ws["lists"], self.tpl, self.lang
@@ -278,7 +278,9 @@ class _Writer:
                 ws.set_column(s.col, s.col, s.width, None, {"hidden": True} if s.key.startswith("chk.") else None)
             ws.write_string(L.end_row, 0, label("v.end", lang), self.fmt["note"])
             ws.freeze_panes(FIRST_ROW, 2 if sheet != "indicators" else 4)
-        self.ws["indicators"].write_string(1, 0, "  ".join(_legend(lang)), self.fmt["note"])
+        # merged across the table: in the 5-wide 序号 column the wrapped legend was cut to one clipped line
+        self.ws["indicators"].merge_range(1, 0, 1, len(L.columns("indicators")) - 1, "  ".join(_legend(lang)),
+                                          self.fmt["note"])
         rows = self.project.indicators if self.project else [
             {"level": d.level, "category": d.category, "name": d.name, "op": d.op, "target": d.target, "unit": d.unit,
              "weight": d.weight, "note": d.note} for d in self.tpl.indicators]
