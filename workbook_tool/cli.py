@@ -310,12 +310,15 @@ def report(paths: tuple[str, ...], output: str, lang: str, force: bool, overwrit
         extra = [load_template(t) for t in extra_templates]
     except WbtoolError as e:
         _fail(e, lang)
-    files = _expand(paths)
+    files, unreadable = _expand(paths)
     many = len(files) > 1 or any(Path(p).is_dir() for p in paths)
     out = Path(output)
     if many:
         out.mkdir(parents=True, exist_ok=True)
     worst = 0
+    for d in unreadable:
+        click.echo(f"wbtool: {d}: 无法读取的目录" if lang != "en" else f"wbtool: {d}: folder could not be read", err=True)
+        worst = 2
     for f in files:
         target = out / (f.stem + ".docx") if many else out
         try:
