@@ -16,6 +16,7 @@ import yaml
 
 from .errors import ProjectFileError
 from .template import Template
+from .textsafe import decode_office_text
 
 ISSUED_INDICATOR_KEYS = ("level", "category", "name", "op", "target", "unit", "weight", "note")
 FILL_INDICATOR_KEYS = ("actual", "grade", "score", "na", "explain")
@@ -76,13 +77,7 @@ def load_project_file(path: str | Path) -> dict[str, Any]:
         raise ProjectFileError("P002", f"找不到项目文件 {p}", f"project file {p} not found") from None
     except OSError as e:
         raise ProjectFileError("P002", f"无法读取项目文件 {p}：{e.strerror or e}", f"cannot read project file {p}: {e}") from None
-    text = None
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
+    text = decode_office_text(raw)
     if text is None:
         raise ProjectFileError("P002", f"无法读取项目文件 {p}：编码既不是 UTF-8 也不是 GBK/GB18030",
                                f"cannot read project file {p}: neither UTF-8 nor GBK/GB18030")

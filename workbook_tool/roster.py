@@ -22,6 +22,7 @@ from typing import Any
 from .errors import WbtoolError
 from .office import as_date, as_text
 from .textnum import number_with_unit, parse_target
+from .textsafe import decode_office_text
 
 HEADER_SCAN_ROWS = 30
 
@@ -155,14 +156,8 @@ def read_grids(path: Path) -> list[Grid]:
 
 
 def _csv_rows(path: Path) -> list[list[Any]]:
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = decode_office_text(path.read_bytes())
+    if text is None:
         raise WbtoolError("B002", f"无法读取名单 {path}：编码既不是 UTF-8 也不是 GBK/GB18030",
                           f"cannot read roster {path}: neither UTF-8 nor GBK/GB18030")
     return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(text))]

@@ -38,3 +38,14 @@ def json_text(text: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) that can be written as UTF-8: lone
     surrogates become ``\\udcXX`` escapes, which JSON readers turn back into the same code points."""
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def decode_office_text(raw: bytes) -> str | None:
+    """Text files an office saves (YAML from Notepad, CSV from Excel): UTF-8 (with or without BOM),
+    else GBK/GB18030; None when it is neither."""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return None
