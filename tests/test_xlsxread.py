@@ -72,7 +72,7 @@ def compare(data: bytes) -> int:
     wf, wv = _openpyxl(data)
     book = _book(data)
     assert book.sheetnames == wf.sheetnames
-    assert book.calc_mode == wf.calculation.calcMode
+    assert book.calc_mode == (wf.calculation.calcMode if wf.calculation is not None else None)
     custom = {p.name: p.value for p in wf.custom_doc_props.props}
     assert book.custom == custom
     n = 0

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from xlsxwriter.utility import xl_col_to_name
+from .a1 import col_name as xl_col_to_name
 
 from .expr import AND, IF, ISNUMBER, LEN, OR, ROUND, Expr, Var, XLError, lift
 from .labels import label
