@@ -31,7 +31,6 @@ never skip), in CI and locally.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -47,7 +46,6 @@ from typing import Any
 import openpyxl
 import pytest
 
-from workbook_tool import checker
 from workbook_tool.checker import check_file
 from workbook_tool.engine import evaluate, range_members
 from workbook_tool.expr import XLError
@@ -508,28 +506,12 @@ class Result:
     stats: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
 
-@contextlib.contextmanager
-def _reuse_intake(path: Path, intake: Any):
-    """Let check_file use the workbook we already read (saves a second parse; the file is the same bytes)."""
-    original = checker.read_workbook
-
-    def read(p: Any, *args: Any, **kwargs: Any) -> Any:
-        return intake if Path(p) == path else original(p, *args, **kwargs)
-
-    checker.read_workbook = read
-    try:
-        yield
-    finally:
-        checker.read_workbook = original
-
-
 def examine(path: Path, tpl: Template, lang: str, keep_cached: bool = False, engine: str = "libreoffice") -> Result:
     """check_file, plus the direct cell-by-cell comparison of Python and the cached results."""
     res = Result(path.name, f"{tpl.id}@{tpl.version}", lang, engine)
     try:
-        intake = read_workbook(path)
-        with _reuse_intake(path, intake):
-            rep = check_file(path, templates=[tpl])
+        intake = read_workbook(path)  # openpyxl: the reference reader for the cell-by-cell comparison below
+        rep = check_file(path, templates=[tpl])
         res.recalculated = rep.recalculated
         res.checked_template = rep.template
         res.codes = sorted({f.code for f in rep.findings})

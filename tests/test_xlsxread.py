@@ -21,6 +21,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from test_fuzz import _members, _rezip  # the fuzz test's zip helpers (tests/ is on the path)
 from workbook_tool import xlsxread
 from workbook_tool.checker import check_file
 from workbook_tool.layout import build_layout
@@ -32,19 +33,6 @@ from workbook_tool.writer import write_workbook
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "party-building-2024-filled.xlsx"
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def _members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def _rezip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for n, d in members.items():
-            z.writestr(n, d)
-    return buf.getvalue()
 
 
 def _openpyxl(data: bytes) -> tuple[openpyxl.Workbook, openpyxl.Workbook]:

@@ -20,7 +20,6 @@ from .errors import UnreadableFile, WbtoolError
 from .expr import XLError, xl_round
 from .findings import ERROR, WARNING, Bi, Finding
 from .intake import damaged, open_package
-from .intake import read_workbook  # noqa: F401  (not used by check_file; tests/test_engine_agreement.py patches it)
 from .labels import LABELS, label
 from . import checks, rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, formulas_digest, layout_for
