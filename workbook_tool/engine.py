@@ -5,46 +5,66 @@ workbook's cached results, so the scores it produces are independent of what Exc
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .a1 import range_boundaries
+from .expr import Evaluator
 from .layout import FORMULA, Layout, evaluation_order
 
 Inputs = Mapping[tuple[str, int | None], Any]  # (slot key, row or None) → value as read
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What evaluating a layout takes, worked out once per layout (it is the same for every file)."""
+
+    row_inputs: list[str]                               # non-formula column keys
+    row_formulas: list[tuple[str, Evaluator]]           # column formulas, in dependency order
+    scalar_inputs: list[tuple[str, Any]]                # non-formula scalar keys and their defaults
+    columns: list[tuple[str, bool]]                     # every column key, and whether it is a formula
+    ranges: dict[str, list[str]]                        # named scalar range → member keys
+    scalar_formulas: list[tuple[str, Evaluator, list[str]]]  # key, closure, ranges to refresh first
+
+
+def _plan(L: Layout) -> _Plan:
+    got = L.cache.get("engine_plan")
+    if got is None:
+        col_formulas, scalar_formulas = evaluation_order(L)
+        columns = L.columns()
+        got = L.cache["engine_plan"] = _Plan(
+            row_inputs=[s.key for s in columns if s.kind != FORMULA],
+            row_formulas=[(s.key, s.expr.compiled()) for s in col_formulas],  # type: ignore[union-attr]
+            scalar_inputs=[(s.key, s.value) for s in L.scalars() if s.kind != FORMULA],
+            columns=[(s.key, s.kind == FORMULA) for s in columns],
+            ranges={name: range_members(L, name) for name in L._ranges},
+            # ranges over formula scalars (level columns) are refreshed as their members are computed
+            scalar_formulas=[(s.key, s.expr.compiled(), sorted(n for n in s.expr.variables() if n in L._ranges))  # type: ignore[union-attr]
+                             for s in scalar_formulas])
+    return got
+
+
 def evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
     """All formula values, keyed like ``inputs``. Inputs are non-formula slots (issued/input/const)."""
-    col_formulas, scalar_formulas = evaluation_order(L)
+    plan = _plan(L)
     out: dict[tuple[str, int | None], Any] = {}
-    columns = L.columns()
-    for r in L.rows():
-        env: dict[str, Any] = {s.key: inputs.get((s.key, r)) for s in columns if s.kind != FORMULA}
-        for s in col_formulas:
-            env[s.key] = s.expr.eval(env)  # type: ignore[union-attr]
-            out[(s.key, r)] = env[s.key]
-    scalar_env: dict[str, Any] = {}
-    for s in L.scalars():
-        if s.kind != FORMULA:
-            scalar_env[s.key] = inputs.get((s.key, None), s.value)
-    for s in columns:
-        src = out if s.kind == FORMULA else inputs
-        scalar_env[s.key + "[]"] = [src.get((s.key, r)) for r in L.rows()]
-    for name, (_sheet, _a1) in L._ranges.items():
-        scalar_env[name] = _range_values(L, name, scalar_env)
-    for s in scalar_formulas:
-        # ranges over formula scalars (level columns) are refreshed as their members are computed
-        for name in s.expr.variables():  # type: ignore[union-attr]
-            if name in L._ranges:
-                scalar_env[name] = _range_values(L, name, scalar_env)
-        scalar_env[s.key] = s.expr.eval(scalar_env)  # type: ignore[union-attr]
-        out[(s.key, None)] = scalar_env[s.key]
+    rows = L.rows()
+    get = inputs.get
+    for r in rows:
+        env: dict[str, Any] = {k: get((k, r)) for k in plan.row_inputs}
+        for k, fn in plan.row_formulas:
+            out[(k, r)] = env[k] = fn(env)
+    scalar_env: dict[str, Any] = {k: get((k, None), default) for k, default in plan.scalar_inputs}
+    for k, is_formula in plan.columns:
+        src = out if is_formula else inputs
+        scalar_env[k + "[]"] = [src.get((k, r)) for r in rows]
+    for name, members in plan.ranges.items():
+        scalar_env[name] = [scalar_env.get(m) for m in members]
+    for k, fn, refresh in plan.scalar_formulas:
+        for name in refresh:
+            scalar_env[name] = [scalar_env.get(m) for m in plan.ranges[name]]
+        out[(k, None)] = scalar_env[k] = fn(scalar_env)
     return out
-
-
-def _range_values(L: Layout, name: str, env: Mapping[str, Any]) -> list[Any]:
-    members = range_members(L, name)
-    return [env.get(k) for k in members]
 
 
 def range_members(L: Layout, name: str) -> list[str]:

@@ -82,6 +82,9 @@ def _approx_key(x: float) -> float:
     return float(f"{x:.15g}")
 
 
+Evaluator = Callable[[Mapping[str, Any]], Any]
+
+
 class Expr:
     """Base node. Python operators build trees: ``w * a / t``, ``a >= t``, ``x & y`` (concat)."""
 
@@ -89,6 +92,21 @@ class Expr:
         raise NotImplementedError
 
     def eval(self, env: Mapping[str, Any]) -> Any:
+        """The value of this tree under ``env`` (variable name → value as read from a workbook)."""
+        return self.compiled()(env)
+
+    def compiled(self) -> Evaluator:
+        """This tree as one Python closure, built once per node.
+
+        Walking the tree per cell (a method call and a name dispatch per node) was half of a
+        check's time; the closure does the same operations with the dispatch done in advance.
+        The closures below are the only Python semantics of the language."""
+        fn = self.__dict__.get("_compiled")
+        if fn is None:
+            fn = self.__dict__["_compiled"] = self._compile()
+        return fn
+
+    def _compile(self) -> Evaluator:
         raise NotImplementedError
 
     def variables(self) -> set[str]:
@@ -136,8 +154,9 @@ class Num(Expr):
         text = repr(float(v)) if not float(v).is_integer() else str(int(v))
         return f"({text})" if v < 0 else text
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        return float(self.value)
+    def _compile(self) -> Evaluator:
+        v = float(self.value)
+        return lambda env: v
 
 
 @dataclass(eq=False)
@@ -147,8 +166,9 @@ class Str(Expr):
     def excel(self, refs: Mapping[str, str]) -> str:
         return '"' + self.value.replace('"', '""') + '"'
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        return self.value
+    def _compile(self) -> Evaluator:
+        v = self.value
+        return lambda env: v
 
 
 @dataclass(eq=False)
@@ -160,13 +180,16 @@ class Var(Expr):
     def excel(self, refs: Mapping[str, str]) -> str:
         return refs[self.name]
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        v = env[self.name]
-        if isinstance(v, bool):
+    def _compile(self) -> Evaluator:
+        name = self.name
+
+        def var(env: Mapping[str, Any]) -> Any:
+            v = env[name]
+            if v.__class__ is int:  # (a bool is not an int here: its class is bool)
+                return float(v)
             return v
-        if isinstance(v, int):
-            return float(v)
-        return v
+
+        return var
 
     def variables(self) -> set[str]:
         return {self.name}
@@ -209,7 +232,9 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _compare(op: str, a: Any, b: Any) -> Any:
+def _compare(test: Callable[[int], bool], a: Any, b: Any) -> Any:
+    if a.__class__ is float and b.__class__ is float:  # the common case, first
+        return test(0 if approx_equal(a, b) else (a > b) - (a < b))
     for v in (a, b):
         if isinstance(v, XLError):
             return v
@@ -227,7 +252,29 @@ def _compare(op: str, a: Any, b: Any) -> Any:
     else:
         fa, fb = float(a), float(b)
         c = 0 if approx_equal(fa, fb) else (fa > fb) - (fa < fb)
-    return {"=": c == 0, "<>": c != 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op]
+    return test(c)
+
+
+_COMPARISONS: dict[str, Callable[[int], bool]] = {
+    "=": lambda c: c == 0, "<>": lambda c: c != 0, "<": lambda c: c < 0, ">": lambda c: c > 0,
+    "<=": lambda c: c <= 0, ">=": lambda c: c >= 0}
+
+
+def _add(x: float, y: float) -> float:
+    # LibreOffice's approxAdd: a sum of nearly cancelling numbers is 0
+    return 0.0 if ((x < 0) != (y < 0)) and x != 0 and y != 0 and approx_equal(x, -y) else x + y
+
+
+def _sub(x: float, y: float) -> float:
+    # LibreOffice's approxSub: likewise for a difference
+    return 0.0 if ((x < 0) == (y < 0)) and x != 0 and y != 0 and approx_equal(x, y) else x - y
+
+
+def _div(x: float, y: float) -> Any:
+    return DIV0 if y == 0 else x / y
+
+
+_ARITHMETIC: dict[str, Callable[[float, float], Any]] = {"+": _add, "-": _sub, "*": lambda x, y: x * y, "/": _div}
 
 
 @dataclass(eq=False)
@@ -247,30 +294,35 @@ class Bin(Expr):
 
         return f"{side(self.left, False)}{self.op}{side(self.right, True)}"
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        a, b = self.left.eval(env), self.right.eval(env)
-        if self.op == "&":
-            for v in (a, b):
-                if isinstance(v, XLError):
-                    return v
-            return _text(a) + _text(b)
-        if self.op in ("=", "<>", "<", ">", "<=", ">="):
-            return _compare(self.op, a, b)
-        x, y = _num(a), _num(b)
-        if isinstance(x, XLError):
-            return x
-        if isinstance(y, XLError):
-            return y
-        # LibreOffice's approxAdd/approxSub: a sum or difference of nearly cancelling numbers is 0
-        if self.op == "+":
-            return 0.0 if ((x < 0) != (y < 0)) and x != 0 and y != 0 and approx_equal(x, -y) else x + y
-        if self.op == "-":
-            return 0.0 if ((x < 0) == (y < 0)) and x != 0 and y != 0 and approx_equal(x, y) else x - y
-        if self.op == "*":
-            return x * y
-        if y == 0:
-            return DIV0
-        return x / y
+    def _compile(self) -> Evaluator:
+        left, right, op = self.left.compiled(), self.right.compiled(), self.op
+        if op == "&":
+            def concat(env: Mapping[str, Any]) -> Any:
+                a, b = left(env), right(env)
+                if isinstance(a, XLError):
+                    return a
+                if isinstance(b, XLError):
+                    return b
+                return _text(a) + _text(b)
+            return concat
+        if op in _COMPARISONS:
+            test = _COMPARISONS[op]
+            return lambda env: _compare(test, left(env), right(env))
+        arith = _ARITHMETIC[op]
+
+        def arithmetic(env: Mapping[str, Any]) -> Any:
+            x, y = left(env), right(env)
+            if x.__class__ is not float:
+                x = _num(x)
+                if isinstance(x, XLError):
+                    return x
+            if y.__class__ is not float:
+                y = _num(y)
+                if isinstance(y, XLError):
+                    return y
+            return arith(x, y)
+
+        return arithmetic
 
     def variables(self) -> set[str]:
         return self.left.variables() | self.right.variables()
@@ -327,67 +379,118 @@ def _criterion_match(value: Any, crit: Any) -> bool:
     return False
 
 
-def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
+def _compile_call(name: str, args: list[Expr]) -> Evaluator:
+    """A function call as a closure; arguments are evaluated eagerly except IF's branches."""
+    fns = [a.compiled() for a in args]
     if name == "IF":
-        c = _truth(args[0].eval(env))
-        if isinstance(c, XLError):
-            return c
-        if c:
-            return args[1].eval(env)
-        return args[2].eval(env) if len(args) > 2 else False
-    vals = [a.eval(env) for a in args]
+        cond, then = fns[0], fns[1]
+        other = fns[2] if len(fns) > 2 else (lambda env: False)
+
+        def if_(env: Mapping[str, Any]) -> Any:
+            c = cond(env)
+            if c.__class__ is not bool:
+                c = _truth(c)
+                if isinstance(c, XLError):
+                    return c
+            return then(env) if c else other(env)
+
+        return if_
     if name in ("SUM", "MIN", "MAX"):
         # a cell reference argument behaves like a one-cell range: text, blanks and booleans in it are ignored
-        vals = [[v] if isinstance(a, Var) and not isinstance(v, list) else v for a, v in zip(args, vals)]
+        wrap = [isinstance(a, Var) for a in args]
+        fold: Callable[[list[float]], float] = {
+            "SUM": lambda xs: math.fsum(xs) if len(xs) > 2 else sum(xs), "MIN": min, "MAX": max}[name]
+
+        def aggregate(env: Mapping[str, Any]) -> Any:
+            vals = [f(env) for f in fns]
+            vals = [[v] if w and not isinstance(v, list) else v for w, v in zip(wrap, vals)]
+            return _aggregate(vals, fold, 0.0)
+
+        return aggregate
     if name in ("AND", "OR"):
-        ts = []
-        for v in vals:
-            t = _truth(v)
-            if isinstance(t, XLError):
-                return t
-            ts.append(t)
-        return all(ts) if name == "AND" else any(ts)
-    if name == "NOT":
-        t = _truth(vals[0])
-        return t if isinstance(t, XLError) else not t
-    if name == "ISNUMBER":
-        v = vals[0]
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-    if name == "MIN":
-        return _aggregate(vals, min, 0.0)
-    if name == "MAX":
-        return _aggregate(vals, max, 0.0)
-    if name == "SUM":
-        return _aggregate(vals, lambda xs: math.fsum(xs) if len(xs) > 2 else sum(xs), 0.0)
-    if name == "ABS":
-        n = _num(vals[0])
-        return n if isinstance(n, XLError) else abs(n)
+        every = name == "AND"
+
+        def logical(env: Mapping[str, Any]) -> Any:
+            ts = []
+            for v in [f(env) for f in fns]:  # (every argument is evaluated, as in a spreadsheet)
+                t = v if v.__class__ is bool else _truth(v)
+                if isinstance(t, XLError):
+                    return t
+                ts.append(t)
+            return all(ts) if every else any(ts)
+
+        return logical
+    if name == "SUMIF" or name == "COUNTIF":
+        return _compile_criteria(name, fns)
     if name == "EXACT":
-        for v in vals:
-            if isinstance(v, XLError):
-                return v
-        return _text(vals[0]) == _text(vals[1])
-    if name == "INT":
-        n = _num(vals[0])
-        return n if isinstance(n, XLError) or not math.isfinite(n) else float(math.floor(n))
+        a, b = fns
+
+        def exact(env: Mapping[str, Any]) -> Any:
+            x, y = a(env), b(env)
+            if isinstance(x, XLError):
+                return x
+            if isinstance(y, XLError):
+                return y
+            return _text(x) == _text(y)
+
+        return exact
     if name == "ROUND":
-        n, d = _num(vals[0]), _num(vals[1])
-        if isinstance(n, XLError):
-            return n
-        return xl_round(n, int(d))
-    if name == "LEN":
-        v = vals[0]
-        return v if isinstance(v, XLError) else float(len(_text(v)))
-    if name == "TRIM":
-        v = vals[0]
-        return v if isinstance(v, XLError) else " ".join(_text(v).split(" ")).strip()
-    if name in ("SUMIF", "COUNTIF"):
+        a, b = fns
+
+        def round_(env: Mapping[str, Any]) -> Any:
+            n, d = _num(a(env)), _num(b(env))
+            if isinstance(n, XLError):
+                return n
+            return xl_round(n, int(d))
+
+        return round_
+    one = _UNARY[name]
+    f = fns[0]
+    return lambda env: one(f(env))
+
+
+def _not(v: Any) -> Any:
+    t = _truth(v)
+    return t if isinstance(t, XLError) else not t
+
+
+def _isnumber(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _abs(v: Any) -> Any:
+    n = _num(v)
+    return n if isinstance(n, XLError) else abs(n)
+
+
+def _int(v: Any) -> Any:
+    n = _num(v)
+    return n if isinstance(n, XLError) or not math.isfinite(n) else float(math.floor(n))
+
+
+def _len(v: Any) -> Any:
+    return v if isinstance(v, XLError) else float(len(_text(v)))
+
+
+def _trim(v: Any) -> Any:
+    return v if isinstance(v, XLError) else " ".join(_text(v).split(" ")).strip()
+
+
+_UNARY: dict[str, Callable[[Any], Any]] = {"NOT": _not, "ISNUMBER": _isnumber, "ABS": _abs, "INT": _int,
+                                           "LEN": _len, "TRIM": _trim}
+
+
+def _compile_criteria(name: str, fns: list[Evaluator]) -> Evaluator:
+    count = name == "COUNTIF"
+
+    def criteria(env: Mapping[str, Any]) -> Any:
+        vals = [f(env) for f in fns]
         crit_range, crit = vals[0], vals[1]
-        sum_range = vals[2] if name == "SUMIF" else crit_range
+        sum_range = crit_range if count else vals[2]
         total = 0.0
         for i, cv in enumerate(crit_range):
             if _criterion_match(cv, crit):
-                if name == "COUNTIF":
+                if count:
                     total += 1
                 else:
                     sv = sum_range[i]
@@ -396,7 +499,8 @@ def _call(name: str, args: list[Expr], env: Mapping[str, Any]) -> Any:
                     if isinstance(sv, (int, float)) and not isinstance(sv, bool):
                         total += float(sv)
         return total
-    raise ValueError(f"function {name} not implemented")
+
+    return criteria
 
 
 @dataclass(eq=False)
@@ -411,8 +515,8 @@ class Call(Expr):
     def excel(self, refs: Mapping[str, str]) -> str:
         return f"{self.name}(" + ",".join(a.excel(refs) for a in self.args) + ")"
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        return _call(self.name, self.args, env)
+    def _compile(self) -> Evaluator:
+        return _compile_call(self.name, self.args)
 
     def variables(self) -> set[str]:
         out: set[str] = set()

@@ -60,11 +60,14 @@ class At(Expr):
         assert m, first
         return f"{m.group(1)}{int(m.group(2)) + self.index}"
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        v = env[self.name + "[]"][self.index]
-        if isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
-        return v
+    def _compile(self) -> Callable[[Mapping[str, Any]], Any]:
+        column, index = self.name + "[]", self.index
+
+        def at(env: Mapping[str, Any]) -> Any:
+            v = env[column][index]
+            return float(v) if v.__class__ is int else v
+
+        return at
 
     def variables(self) -> set[str]:
         return {self.name + "[]"}
@@ -79,13 +82,18 @@ class DateText(Expr):
     def excel(self, refs: Mapping[str, str]) -> str:
         return f'TEXT({self.arg.excel(refs)},"yyyy-mm-dd")'
 
-    def eval(self, env: Mapping[str, Any]) -> Any:
-        v = self.arg.eval(env)
-        if isinstance(v, XLError):
-            return v
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return (dt.date(1899, 12, 30) + dt.timedelta(days=math.floor(v))).isoformat()
-        return "" if v is None else str(v)
+    def _compile(self) -> Callable[[Mapping[str, Any]], Any]:
+        arg = self.arg.compiled()
+
+        def date_text(env: Mapping[str, Any]) -> Any:
+            v = arg(env)
+            if isinstance(v, XLError):
+                return v
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return (dt.date(1899, 12, 30) + dt.timedelta(days=math.floor(v))).isoformat()
+            return "" if v is None else str(v)
+
+        return date_text
 
     def variables(self) -> set[str]:
         return self.arg.variables()
