@@ -44,3 +44,23 @@ def test_peak_memory_is_bounded(tmp_path, name, make, status):
     assert result[0] == status, result
     if status == "unreadable":
         assert result[1:] == ["F119"]
+
+
+def test_a_folder_check_keeps_findings_not_inputs():
+    """What a folder check holds per file is its findings and figures: a few KB, in a worker or not.
+
+    The re-score's inputs (layout, snapshot, computed values) stayed on every report, ~1 MB each:
+    ``check -j 1`` of 200 returns grew to 265 MB, and each report a worker sent back pickled the
+    whole layout (800 KB), which made two processes barely faster than one."""
+    import pickle
+
+    from workbook_tool.checker import check_file
+
+    sample = ROOT / "samples" / "party-building-2024-filled.xlsx"
+    rep = check_file(sample)
+    assert rep.total_python == 99 and rep.layout is None and rep.snapshot is None and rep.computed is None
+    assert len(pickle.dumps(rep)) < 20_000
+    kept = check_file(sample, keep_inputs=True)  # the report draft (wbtool report) works from these
+    assert kept.computed and kept.snapshot is not None
+    sent = pickle.loads(pickle.dumps(kept))  # ... in-process only
+    assert sent.layout is None and sent.total_python == 99

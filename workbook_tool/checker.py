@@ -74,6 +74,14 @@ class FileReport:
     snapshot: Snapshot | None = field(default=None, repr=False)
     computed: dict[tuple[str, int | None], Any] | None = field(default=None, repr=False)
 
+    #: In-process extras (check_file's keep_inputs): never sent from a worker process. The layout
+    #: alone pickles to ~800 KB of expression trees; sent with every file, it made the pool slower
+    #: than one process.
+    _LOCAL = ("layout", "snapshot", "computed")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: (None if k in self._LOCAL else v) for k, v in self.__dict__.items()}
+
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
@@ -131,7 +139,18 @@ READ_SHEETS = tuple({label(f"sheet.{k}", lang) for k in SHEETS if k not in ("gui
 PROTECTION_ONLY_SHEETS = tuple({label("sheet.guide", lang) for lang in ("zh", "en")})
 
 
-def check_file(path: str | Path, templates: list[Template] | None = None, key: bytes | None = None) -> FileReport:
+def check_file(path: str | Path, templates: list[Template] | None = None, key: bytes | None = None,
+               keep_inputs: bool = False) -> FileReport:
+    """Check one return. ``keep_inputs`` leaves what the re-score worked from on the report
+    (layout, snapshot, computed: ~1 MB) for the report draft; a folder check keeps only findings
+    and figures, so its memory stays flat however many files it holds."""
+    rep = _check_file(path, templates, key)
+    if not keep_inputs:
+        rep.layout = rep.snapshot = rep.computed = None
+    return rep
+
+
+def _check_file(path: str | Path, templates: list[Template] | None, key: bytes | None) -> FileReport:
     rep = FileReport(str(path))
     try:
         pkg = open_package(path)

@@ -429,7 +429,7 @@ def write_report(path: str | Path, out: str | Path, lang: str = "zh", force: boo
     out = Path(out)
     if out.exists() and not overwrite:
         raise WbtoolError("O001", f"输出文件已存在：{out}（使用 --overwrite 覆盖）", f"output exists: {out} (use --overwrite)")
-    rep = check_file(path, templates)
+    rep = check_file(path, templates, keep_inputs=True)
     if rep.status == "unreadable" or rep.computed is None:
         raise WbtoolError("D002", f"{path}：无法读取或无法评分，不能生成报告", f"{path}: unreadable or not scorable: no report",
                           exit_code=2)
