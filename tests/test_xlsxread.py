@@ -70,7 +70,7 @@ def compare(data: bytes) -> int:
         for (r, c), cell in list(ws._cells.items()):
             if r > xlsxread.MAX_ROW or c > xlsxread.MAX_COL:
                 continue
-            mine = cells.get((r, c), xlsxread._EMPTY)
+            mine = cells.get((r, c), xlsxread.EMPTY)
             vcell = vs.cell(r, c)
             where = f"{ws.title}!{cell.coordinate}"
             assert (_norm(mine.value), mine.type) == (_norm(cell.value), cell.data_type), where

@@ -314,15 +314,15 @@ def _shifted_rows(rep: FileReport, L: Layout, snap: Snapshot) -> bool:
 
 
 def _structure(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta) -> None:
+    slots = L.slots
     for (k, r), found in snap.formulas.items():
-        slot = L.slots[k]
+        slot = slots[k]
         expected = L.formula(slot, r)
-        cell = L.a1(slot, r)
         if found is None:
-            rep.findings.append(Finding("S012", sheet=L.sheet(slot.sheet), cell=cell, indicator=_indicator(L, snap, r),
+            rep.findings.append(Finding("S012", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
                                         values={"value": snap.cached.get((k, r)), "expected": expected}))
-        elif normalise_formula(found) != normalise_formula(expected):
-            rep.findings.append(Finding("S013", sheet=L.sheet(slot.sheet), cell=cell, indicator=_indicator(L, snap, r),
+        elif found != expected and normalise_formula(found) != normalise_formula(expected):
+            rep.findings.append(Finding("S013", sheet=L.sheet(slot.sheet), cell=L.a1(slot, r), indicator=_indicator(L, snap, r),
                                         values={"found": found, "expected": expected}))
     by_cell = L.cache.get("by_cell")
     if by_cell is None:  # the same for every file of this template and language: built once

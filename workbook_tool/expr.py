@@ -411,19 +411,32 @@ def _compile_call(name: str, args: list[Expr]) -> Evaluator:
         every = name == "AND"
 
         def logical(env: Mapping[str, Any]) -> Any:
-            ts = []
-            for v in [f(env) for f in fns]:  # (every argument is evaluated, as in a spreadsheet)
-                t = v if v.__class__ is bool else _truth(v)
-                if isinstance(t, XLError):
-                    return t
-                ts.append(t)
-            return all(ts) if every else any(ts)
+            result = every
+            for f in fns:  # every argument counts, as in a spreadsheet: an error anywhere is the result
+                t = f(env)
+                if t.__class__ is not bool:
+                    t = _truth(t)
+                    if isinstance(t, XLError):
+                        return t
+                if t is not every:
+                    result = not every
+            return result
 
         return logical
     if name == "SUMIF" or name == "COUNTIF":
         return _compile_criteria(name, fns)
     if name == "EXACT":
         a, b = fns
+        if isinstance(args[1], Str):  # EXACT(cell, "≥"): the common form, one comparison
+            const = args[1].value
+
+            def exact_text(env: Mapping[str, Any]) -> Any:
+                x = a(env)
+                if x.__class__ is str:
+                    return x == const
+                return x if isinstance(x, XLError) else _text(x) == const
+
+            return exact_text
 
         def exact(env: Mapping[str, Any]) -> Any:
             x, y = a(env), b(env)

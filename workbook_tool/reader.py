@@ -19,7 +19,7 @@ from .expr import XLError
 from .layout import CONST, FORMULA, HEADER_ROW, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout
 from .labels import LABELS
 from .record import IssuedRecord
-from .xlsxread import Book, Cell
+from .xlsxread import EMPTY, Book, Cell
 
 #: Sheets a workbook issued by an earlier wbtool lacks (the 自评表 came with issue #14): their cells are
 #: views of the others, so a return without them is still fully checkable.
@@ -264,33 +264,51 @@ def take_snapshot(L: Layout, wb_formulas: Any, wb_values: Any = None) -> Snapsho
     for slot in L.columns():  # table headers anchor the columns (a column inserted shifts them)
         found = cell(L.sheet(slot.sheet), HEADER_ROW + 1, slot.col + 1).value
         snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.header, found))
-    rows_all = list(L.rows())
-    for slot in L.slots.values():
-        if slot.sheet not in present:
+    sheets: dict[str, Any] = {}
+    for key, r, sheet_key, row, col, kind, const in _read_plan(L):
+        if sheet_key not in present:
             continue  # an optional sheet the workbook predates: nothing to compare there
-        rows = rows_all if slot.is_column else [None]
-        sheet = L.sheet(slot.sheet)
-        for r in rows:
-            row = slot.row if r is None else r
-            c = cell(sheet, row + 1, slot.col + 1)
-            cf, cv = c.value, c.cached
-            k = (slot.key, r)
-            is_formula = c.type == "f" and isinstance(cf, str)
-            if slot.kind == FORMULA:
-                snap.formulas[k] = cf if is_formula else None
-                snap.cached[k] = to_engine_value(cv)
-                if not is_formula:
-                    snap.cached[k] = to_engine_value(cf)
-            elif slot.kind == CONST and isinstance(slot.value, str) and not slot.is_column:
-                snap.anchors.setdefault(slot.sheet, []).append((slot.key, slot.value, cv))
-                snap.values[k] = cv
-            else:
-                if is_formula:
-                    snap.typed_formulas[k] = cf
-                snap.raw[k] = cv
-                # text that merely looks like an error value ("#N/A" typed as text) stays text
-                snap.values[k] = cv if c.cached_type == "s" else to_engine_value(cv)
+        at = sheets.get(sheet_key)
+        if at is None:
+            at = sheets[sheet_key] = _cells_of(g, L.sheet(sheet_key))
+        c = at(row, col)
+        cf, cv = c.value, c.cached
+        k = (key, r)
+        is_formula = c.type == "f" and isinstance(cf, str)
+        if kind == FORMULA:
+            snap.formulas[k] = cf if is_formula else None
+            snap.cached[k] = to_engine_value(cv if is_formula else cf)
+        elif const is not None:
+            snap.anchors.setdefault(sheet_key, []).append((key, const, cv))
+            snap.values[k] = cv
+        else:
+            if is_formula:
+                snap.typed_formulas[k] = cf
+            snap.raw[k] = cv
+            # text that merely looks like an error value ("#N/A" typed as text) stays text
+            snap.values[k] = cv if c.cached_type == "s" else to_engine_value(cv)
     return snap
+
+
+def _read_plan(L: Layout) -> list[tuple[str, int | None, str, int, int, str, str | None]]:
+    """Every cell the snapshot reads: (slot key, row or None, sheet key, 1-based row and column,
+    slot kind, the text of a constant label anchoring it). The same for every file: memoised."""
+    plan = L.cache.get("read_plan")
+    if plan is None:
+        plan = L.cache["read_plan"] = []
+        for slot in L.slots.values():
+            const = slot.value if slot.kind == CONST and isinstance(slot.value, str) and not slot.is_column else None
+            for r in (list(L.rows()) if slot.is_column else [None]):
+                plan.append((slot.key, r, slot.sheet, (slot.row if r is None else r) + 1, slot.col + 1, slot.kind, const))
+    return plan
+
+
+def _cells_of(g: Any, sheet: str) -> Any:
+    """(row, col) → Cell for one sheet, straight from the book's dict when there is one."""
+    if isinstance(g, BookGrid):
+        cells = g.book.sheets.get(sheet) or {}
+        return lambda row, col: cells.get((row, col), EMPTY)
+    return lambda row, col: g.cell(sheet, row, col)
 
 
 def _find_end(g: Any, sheet: str, L: Layout) -> int | None:

@@ -119,7 +119,12 @@ class Template:
         return d
 
     def digest(self) -> str:
-        return ruleset_digest(self.to_dict())
+        """The rule-set's digest (memoised: a template is frozen, and check asks for it per file)."""
+        d = self.__dict__.get("_digest")
+        if d is None:
+            d = ruleset_digest(self.to_dict())
+            object.__setattr__(self, "_digest", d)
+        return d
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.name == name), None)

@@ -89,7 +89,7 @@ class Cell:
     cached_type: str
 
 
-_EMPTY = Cell(None, "n", None, "n")
+EMPTY = Cell(None, "n", None, "n")
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Book:
     def cell(self, sheet: str, row: int, col: int) -> Cell:
         """1-based (row, col); an absent cell, or one of a sheet that was not read, is empty."""
         cells = self.sheets.get(sheet)
-        return _EMPTY if cells is None else cells.get((row, col), _EMPTY)
+        return EMPTY if cells is None else cells.get((row, col), EMPTY)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -773,6 +773,10 @@ class _Values:
             except (ValueError, OverflowError) as exc:
                 raise ReadError(f"cell {raw.coord}: {type(exc).__name__}") from exc
             return Cell(num, "n", num, "n")
+        if raw.f is not None and t == "str" and raw.f_kind != "array" and raw.f_kind != "dataTable":
+            self.style(raw.s)  # (checked as in cell(); a text result is never a date)
+            v = raw.v or None
+            return Cell(raw.f, "f", v, "s" if v is not None else "str")
         fv, ft = self.cell(raw, data_only=False)
         cv, ct = self.cell(raw, data_only=True) if raw.f is not None else (fv, ft)
         return Cell(fv, ft, cv, ct)
