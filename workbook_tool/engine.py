@@ -20,6 +20,7 @@ class _Plan:
     """What evaluating a layout takes, worked out once per layout (it is the same for every file)."""
 
     row_inputs: list[str]                               # non-formula column keys
+    row_key: list[str]                                  # ... those the column formulas read
     row_formulas: list[tuple[str, Evaluator]]           # column formulas, in dependency order
     scalar_inputs: list[tuple[str, Any]]                # non-formula scalar keys and their defaults
     columns: list[tuple[str, bool]]                     # every column key, and whether it is a formula
@@ -34,6 +35,8 @@ def _plan(L: Layout) -> _Plan:
         columns = L.columns()
         got = L.cache["engine_plan"] = _Plan(
             row_inputs=[s.key for s in columns if s.kind != FORMULA],
+            row_key=[s.key for s in columns if s.kind != FORMULA
+                     and any(s.key in f.expr.variables() for f in col_formulas)],  # type: ignore[union-attr]
             row_formulas=[(s.key, s.expr.compiled()) for s in col_formulas],  # type: ignore[union-attr]
             scalar_inputs=[(s.key, s.value) for s in L.scalars() if s.kind != FORMULA],
             columns=[(s.key, s.kind == FORMULA) for s in columns],
@@ -50,10 +53,21 @@ def evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
     out: dict[tuple[str, int | None], Any] = {}
     rows = L.rows()
     get = inputs.get
+    done: dict[tuple[Any, ...], list[Any]] = {}
     for r in rows:
-        env: dict[str, Any] = {k: get((k, r)) for k in plan.row_inputs}
-        for k, fn in plan.row_formulas:
-            out[(k, r)] = env[k] = fn(env)
+        # a row's formulas read only that row's inputs: rows with the same inputs (the blank rows
+        # below the indicators, most of a 500-row template) are computed once. The key keeps each
+        # value's type, so 1, 1.0 and TRUE stay apart.
+        key = tuple((v.__class__, v) for v in [get((k, r)) for k in plan.row_key])
+        values = done.get(key)
+        if values is None:
+            env: dict[str, Any] = {k: get((k, r)) for k in plan.row_key}
+            values = done[key] = []
+            for k, fn in plan.row_formulas:
+                env[k] = v = fn(env)
+                values.append(v)
+        for (k, _fn), v in zip(plan.row_formulas, values):
+            out[(k, r)] = v
     scalar_env: dict[str, Any] = {k: get((k, None), default) for k, default in plan.scalar_inputs}
     for k, is_formula in plan.columns:
         src = out if is_formula else inputs
