@@ -179,6 +179,11 @@ def read_meta(wb_formulas: Any) -> Meta | None:
 
 def to_engine_value(v: Any) -> Any:
     """What a formula sees in a cell: dates as serial numbers, error texts as errors."""
+    c = v.__class__
+    if c is float or v is None:  # the common cases first
+        return v
+    if c is str:
+        return XLError(v) if v in ERROR_TEXTS else v
     if isinstance(v, dt.datetime) or isinstance(v, dt.date):
         return excel_serial(v)
     if isinstance(v, dt.time):

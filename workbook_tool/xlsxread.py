@@ -15,6 +15,7 @@ strings that kept cells refer to are stored, and nesting deeper than :data:`MAX_
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import posixpath
 import re
 import zipfile
@@ -272,6 +273,7 @@ _STRIP = re.compile(r'".*?"|\[(?!hh?\]|mm?\]|ss?\])[^\]]*\]')
 _TIMEDELTA = re.compile(r"\[hh?\](:mm(:ss(\.0*)?)?)?|\[mm?\](:ss(\.0*)?)?|\[ss?\](\.0*)?", re.I)
 
 
+@functools.lru_cache(maxsize=512)
 def is_date_format(fmt: str | None) -> bool:
     if fmt is None:
         return False
@@ -279,6 +281,7 @@ def is_date_format(fmt: str | None) -> bool:
     return re.search(r"(?<![_\\])[dmhysDMHYS]", fmt) is not None
 
 
+@functools.lru_cache(maxsize=512)
 def is_timedelta_format(fmt: str | None) -> bool:
     return fmt is not None and _TIMEDELTA.search(fmt.split(";")[0]) is not None
 
@@ -290,21 +293,32 @@ def _styles(archive: zipfile.ZipFile, names: set[str]) -> tuple[int, set[int], s
     custom: dict[int, str] = {}
     xf_fmts: list[int] = []
     in_xfs = 0
-    for tag, attrs, depth in _small_tree(archive, "xl/styles.xml"):
-        if tag == f"{MAIN_NS} numFmt":
+    d = _Depth()
+    num_fmt, cell_xfs, xf = f"{MAIN_NS} numFmt", f"{MAIN_NS} cellXfs", f"{MAIN_NS} xf"
+
+    def start(tag: str, attrs: dict[str, str]) -> None:  # (no element list: styles.xml is long)
+        nonlocal in_xfs
+        d.down()
+        depth = d.n
+        if tag == num_fmt:
             try:
                 custom[int(attrs.get("numFmtId", ""))] = attrs.get("formatCode", "")
             except ValueError as exc:
                 raise ReadError("styles: bad numFmtId") from exc
-        elif tag == f"{MAIN_NS} cellXfs":
+        elif tag == cell_xfs:
             in_xfs = depth
         elif in_xfs and depth <= in_xfs:
             in_xfs = 0
-        if in_xfs and depth == in_xfs + 1 and tag == f"{MAIN_NS} xf":
+        if in_xfs and depth == in_xfs + 1 and tag == xf:
             try:
                 xf_fmts.append(int(attrs.get("numFmtId", "0")))
             except ValueError as exc:
                 raise ReadError("styles: bad numFmtId") from exc
+
+    def end(_tag: str) -> None:
+        d.n -= 1
+
+    _feed(_parser(start, end, None), archive, "xl/styles.xml")
     dates, durations = set(), set()
     for idx, fid in enumerate(xf_fmts):
         fmt = custom[fid] if fid in custom else _BUILTIN_FORMATS.get(fid)
@@ -773,10 +787,19 @@ class _Values:
             except (ValueError, OverflowError) as exc:
                 raise ReadError(f"cell {raw.coord}: {type(exc).__name__}") from exc
             return Cell(num, "n", num, "n")
-        if raw.f is not None and t == "str" and raw.f_kind != "array" and raw.f_kind != "dataTable":
-            self.style(raw.s)  # (checked as in cell(); a text result is never a date)
-            v = raw.v or None
-            return Cell(raw.f, "f", v, "s" if v is not None else "str")
+        if raw.f is not None and raw.f_kind != "array" and raw.f_kind != "dataTable":
+            if t == "str":  # a formula with a text result (never a date): its cached text
+                self.style(raw.s)  # (checked as in cell())
+                v = raw.v or None
+                return Cell(raw.f, "f", v, "s" if v is not None else "str")
+            if t == "n" and self.style(raw.s) not in self.dates:  # ... with a plain number result
+                v = raw.v or None
+                if v is None:
+                    return Cell(raw.f, "f", None, "n")
+                try:
+                    return Cell(raw.f, "f", _cast_number(v), "n")
+                except (ValueError, OverflowError) as exc:
+                    raise ReadError(f"cell {raw.coord}: {type(exc).__name__}") from exc
         fv, ft = self.cell(raw, data_only=False)
         cv, ct = self.cell(raw, data_only=True) if raw.f is not None else (fv, ft)
         return Cell(fv, ft, cv, ct)
