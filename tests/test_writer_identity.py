@@ -3,7 +3,8 @@
 tests/data/writer-reference.json was made from the writer before it was sped up (per-formula
 preparation skipped, in-memory output, cached layouts): every cell's type, value or formula,
 number format, lock and fill; data validations; conditional formats; merged ranges; defined
-names; custom properties. Regenerate it only for an intended change of the output:
+names; custom properties; and each formula cell's cached result (what a previewer, Protected View or
+WPS with calculation off shows). Regenerate it only for an intended change of the output:
 ``python tests/test_writer_identity.py`` (then review the diff).
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ def cases(tmp: Path) -> dict[str, Path]:
 def dump(path: Path) -> dict:
     """A semantic text dump of a workbook (what the reference compares)."""
     wb = openpyxl.load_workbook(path)
+    cached = openpyxl.load_workbook(path, data_only=True)
     out: dict = {"sheets": {}, "names": sorted(wb.defined_names), "custom": {}}
     for p in wb.custom_doc_props.props:
         out["custom"][p.name] = str(p.value)
@@ -52,6 +54,8 @@ def dump(path: Path) -> dict:
                     v = "<created>"  # the creation time
                 cells[c.coordinate] = [c.data_type, str(v) if v is not None else None, c.number_format,
                                        bool(c.protection.locked), c.fill.fgColor.rgb if c.fill and c.fill.fill_type else None]
+                if c.data_type == "f":
+                    cells[c.coordinate].append(repr(cached[ws.title][c.coordinate].value))
         out["sheets"][ws.title] = {
             "state": ws.sheet_state,
             "cells": cells,
