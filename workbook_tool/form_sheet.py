@@ -104,6 +104,16 @@ def shown(e: Expr) -> Expr:
     return IF(LEN(e).eq(0), "", e)
 
 
+def shown_at(L: "Layout", name: str, index: int) -> Expr:
+    """``shown(At(name, index))``, one object per layout: the writer memoises a display formula's
+    text and closure by its expression object (writer._form_formula), so it must not be rebuilt per file."""
+    memo = L.cache.setdefault("form_shown_at", {})
+    got = memo.get((name, index))
+    if got is None:
+        got = memo[(name, index)] = shown(At(name, index))
+    return got
+
+
 def as_date_or(e: Expr, other: Expr) -> Expr:
     return IF(AND(ISNUMBER(e), e >= DATE_MIN, e < DATE_MAX), DateText(e), other)
 
@@ -335,7 +345,7 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
         formula(ws, r, c, expr, fmt)
     for col_key, src, start, end in runs:
         c = cols[col_key]
-        expr = shown(At(src, start))
+        expr = shown_at(L, src, start)
         if end > start:
             ws.merge_range(G.table_first + start, c, G.table_first + end, c, "", f["f_row_center"])
         formula(ws, G.table_first + start, c, expr, "f_row_center")
@@ -344,7 +354,7 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
         for col_key, src in (("level", "s_level"), ("category", "category")):
             c = cols[col_key]
             if (i, c) not in merged:
-                formula(ws, G.table_first + i, c, shown(At(src, i)), "f_row_center")
+                formula(ws, G.table_first + i, c, shown_at(L, src, i), "f_row_center")
         spec = _issued_text(w, i)
         if spec:  # XlsxWriter cannot autofit: issued rows get the height their known texts need
             shown_target = f'{spec.get("op") or ""}{spec.get("target") or ""}{spec.get("unit") or ""}'

@@ -167,14 +167,16 @@ class _Writer:
         """
         computed = evaluate(self.L, self.inputs)
         env = _scalar_env(self.L, self.inputs, computed)
+        slot_formulas, cached = _slot_formulas(self.L), form_sheet.cached
         for slot, row in self.pending:
-            ws = self.ws[slot.sheet]
             r = slot.row if row is None else row
-            value = "" if slot.key == "meta.canary" else form_sheet.cached(computed.get((slot.key, row)))
-            ws.write_formula(r, slot.col, self.L.formula(slot, row), self.fmt[slot.fmt] if slot.fmt else None, value)
+            value = "" if slot.key == "meta.canary" else cached(computed.get((slot.key, row)))
+            formula, stored = slot_formulas.get((slot.key, row)) or _slot_formula(self.L, slot, row)
+            _write_formula(self.ws[slot.sheet], r, slot.col, formula, stored, self.fmt[slot.fmt] if slot.fmt else None,
+                           value)
         for ws, r, c, expr, fmt in self.pending_exprs:
-            refs = {n: self.L.ref(n, form_sheet.FORM) for n in expr.variables()}
-            ws.write_formula(r, c, render(expr, refs), self.fmt[fmt], form_sheet.cached(expr.eval(env)))
+            formula, stored, fn = _form_formula(self.L, expr)
+            _write_formula(ws, r, c, formula, stored, self.fmt[fmt], cached(fn(env)))
         self.pending.clear()
         self.pending_exprs.clear()
 
@@ -574,6 +576,63 @@ class _Writer:
 _FUNCTION_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
+def _classic_only(formula: str) -> bool:
+    """Whether every function ``formula`` calls is a classic one (compat.md's whitelist)."""
+    return all(n.upper() in CLASSIC_FUNCTIONS for n in _FUNCTION_NAME.findall(formula))
+
+
+def _stored_text(formula: str) -> str | None:
+    """The text XlsxWriter's write_formula stores for ``formula`` when it stores it as given, else None.
+
+    For a formula of classic functions only (no dynamic-array or future function, no array braces)
+    write_formula just drops the leading '=', after a dozen regex searches per call that were a
+    quarter of `new`; worked out once per layout here instead (see _write_formula)."""
+    from xlsxwriter.worksheet import re_dynamic_function
+
+    if formula.startswith("{") or formula.endswith("}") or "_xlfn." in formula or not _classic_only(formula) \
+            or re_dynamic_function.search(formula):
+        return None
+    return formula[1:] if formula.startswith("=") else formula
+
+
+def _write_formula(ws: Any, row: int, col: int, formula: str, stored: str | None, fmt: Any, value: Any) -> None:
+    """``ws.write_formula(row, col, formula, fmt, value)``; with ``stored`` (from _stored_text) the
+    cell is put into the worksheet's table as write_formula would put it, without re-parsing the text.
+    tests/test_writer_identity.py proves the output is the same cell for cell."""
+    if stored is None:
+        ws.write_formula(row, col, formula, fmt, value)
+        return
+    from xlsxwriter.worksheet import CellFormulaTuple
+
+    if ws._check_dimensions(row, col):
+        raise RuntimeError(f"formula cell outside the sheet: {row}, {col}")
+    ws.table[row][col] = CellFormulaTuple(stored, fmt, value)
+
+
+def _slot_formulas(L: Layout) -> dict[tuple[str, int | None], tuple[str, str | None]]:
+    """Per layout: (slot key, row) → (formula text, text as XlsxWriter stores it); filled by _slot_formula."""
+    return L.cache.setdefault("xlsx_slot_formulas", {})
+
+
+def _slot_formula(L: Layout, slot: Slot, row: int | None) -> tuple[str, str | None]:
+    formula = L.formula(slot, row)
+    got = _slot_formulas(L)[(slot.key, row)] = (formula, _stored_text(formula))
+    return got
+
+
+def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any]:
+    """A 自评表 display formula's text, stored text and compiled closure, memoised per layout.
+
+    Keyed by the expression object: the form's display expressions are the layout's own
+    (FormGeometry.display, form_sheet.shown_at), so the memo holds a bounded set per layout."""
+    memo = L.cache.setdefault("xlsx_form_formulas", {})
+    got = memo.get(expr)
+    if got is None:
+        formula = render(expr, {n: L.ref(n, form_sheet.FORM) for n in expr.variables()})
+        got = memo[expr] = (formula, _stored_text(formula), expr.compiled())
+    return got
+
+
 def _skip_future_function_rewrites(ws: Any) -> None:
     """Let XlsxWriter skip its ~30 (and, for conditional formats, ~130) regex rewrites per formula.
 
@@ -584,7 +643,7 @@ def _skip_future_function_rewrites(ws: Any) -> None:
     original = ws._prepare_formula
 
     def prepare(formula: str, expand_future_functions: bool = False) -> str:
-        if "_xlfn." in formula or not all(n.upper() in CLASSIC_FUNCTIONS for n in _FUNCTION_NAME.findall(formula)):
+        if "_xlfn." in formula or not _classic_only(formula):
             return original(formula, expand_future_functions)
         if formula.startswith("{"):
             formula = formula[1:]
