@@ -13,7 +13,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .a1 import col_name as xl_col_to_name
 from .dates import excel_serial
@@ -26,7 +26,7 @@ from .expr import CLASSIC_FUNCTIONS
 from .labels import label
 from .layout import (
     CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout, Slot,
-    formulas_digest, layout_for,
+    formula_slots, formulas_digest, layout_for,
 )
 from .office import guide_lines as office_guide_lines
 from .project import Project
@@ -119,10 +119,10 @@ class _Writer:
         # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
         # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
         self.fill_allowed = project is not None and not project.issued_only
-        # what a formula sees in each non-formula cell written, and the formulas waiting for their
-        # cached results (computed by the engine once every input is known: see flush_formulas)
+        # what a formula sees in each non-formula cell written, and the 自评表's display formulas
+        # waiting for their cached results (computed by the engine once every input is known: see
+        # flush_formulas, which also writes every formula slot of the layout)
         self.inputs: dict[tuple[str, int | None], Any] = {}
-        self.pending: list[tuple[Slot, int | None]] = []
         self.pending_exprs: list[tuple[Any, int, int, Any, str]] = []
 
     # ---- cell writing ------------------------------------------------------------------------
@@ -152,31 +152,26 @@ class _Writer:
         key = f"{slot.sheet}!{self.L.a1(slot, row)}"
         self.out.issued[key] = _jsonable(value)
 
-    def formula(self, slot: Slot, row: int | None = None) -> None:
-        """Queue a formula: it is written by :meth:`flush_formulas` with its cached result."""
-        self.pending.append((slot, row))
-
     def flush_formulas(self) -> None:
-        """Write every queued formula with the value the engine computes for the state being issued.
+        """Write every formula slot of the layout (and the queued display formulas of the 自评表) with
+        the value the engine computes for the state being issued.
 
         A previewer, Protected View or WPS with calculation off shows these cached results, so what
         the unit sees first must be right (blanks where scores belong read as "0 points"). The
         engine is proven equal to the formulas (tests/test_engine_agreement.py). The one exception
-        is the canary (元数据!B1): its cached result stays '' so that ``check`` still recognises a
-        workbook nobody recalculated (X002) — the issued state is not the returned state.
+        is the canary (元数据!B1), written by :meth:`meta` with the cached result '' so that ``check``
+        still recognises a workbook nobody recalculated (X002) — the issued state is not the returned state.
         """
         computed = evaluate(self.L, self.inputs)
+        cached, fmt = form_sheet.cached, self.fmt.get
+        for sheet, corners, cells in _formula_cells(self.L):
+            ws = self.ws[sheet]
+            _put_formulas(ws, corners, [(r, c, formula, stored, fmt(f), cached(computed.get(key)))
+                                        for r, c, key, formula, stored, f in cells])
         env = _scalar_env(self.L, self.inputs, computed)
-        slot_formulas, cached, write = _slot_formulas(self.L), form_sheet.cached, _formula_writer()
-        for slot, row in self.pending:
-            r = slot.row if row is None else row
-            value = "" if slot.key == "meta.canary" else cached(computed.get((slot.key, row)))
-            formula, stored = slot_formulas.get((slot.key, row)) or _slot_formula(self.L, slot, row)
-            write(self.ws[slot.sheet], r, slot.col, formula, stored, self.fmt[slot.fmt] if slot.fmt else None, value)
-        for ws, r, c, expr, fmt in self.pending_exprs:
+        for ws, r, c, expr, f in self.pending_exprs:
             formula, stored, fn = _form_formula(self.L, expr)
-            write(ws, r, c, formula, stored, self.fmt[fmt], cached(fn(env)))
-        self.pending.clear()
+            _put_formulas(ws, ((r, c),), [(r, c, formula, stored, fmt(f), cached(fn(env)))])
         self.pending_exprs.clear()
 
     # ---- sheets ------------------------------------------------------------------------------
@@ -287,7 +282,6 @@ class _Writer:
              "weight": d.weight, "note": d.note} for d in self.tpl.indicators]
         issued_cols = [s for s in L.columns("indicators") if s.kind == ISSUED]
         fill = {"actual": "actual", "grade": "grade", "score": "manual", "na": "na", "explain": "explain"}
-        formula_cols = [s for s in L.columns() if s.kind == FORMULA]  # (L.columns() walks every slot: once, not per row)
         for i, r in enumerate(L.rows()):
             spec = rows[i] if i < len(rows) else None
             for no_key in ("no", "a_no", "s_no"):
@@ -312,8 +306,6 @@ class _Writer:
                 if key == "grade" and v:
                     v = next((g.name for g in self.tpl.grades if v in (g.name, g.short)), v)
                 self.put(L.slots[slot_key], v, r)
-            for s in formula_cols:
-                self.formula(s, r)
         self.validations()
         self.conditional_formats()
 
@@ -391,7 +383,8 @@ class _Writer:
     def meta(self) -> None:
         ws, tpl = self.ws["meta"], self.tpl
         ws.write_string(0, 0, "canary")
-        self.formula(self.L.slots["meta.canary"])
+        canary = self.L.slots["meta.canary"]
+        ws.write_formula(canary.row, canary.col, self.L.formula(canary), None, "")  # (see flush_formulas)
         issue = self.issue_record()
         record = IssuedRecord(self.out.issued, self.out.issued_rows, self.project is not None,
                               {"issue": issue} if issue else {})
@@ -537,11 +530,9 @@ class _Writer:
 
     def finish_sheets(self) -> None:
         L = self.L
-        # formula and constant cells of the remaining slots
+        # constant cells of the remaining slots (formula slots: flush_formulas)
         for slot in L.scalars():
-            if slot.kind == FORMULA and slot.key != "meta.canary":
-                self.formula(slot)
-            elif slot.kind == CONST and slot.value is not None and not slot.key.startswith("funds.item"):
+            if slot.kind == CONST and slot.value is not None and not slot.key.startswith("funds.item"):
                 self.put(slot, slot.value)
         options = {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                    "select_unlocked_cells": True}
@@ -594,33 +585,50 @@ def _stored_text(formula: str) -> str | None:
     return formula[1:] if formula.startswith("=") else formula
 
 
-def _formula_writer() -> Callable[[Any, int, int, str, str | None, Any, Any], None]:
-    """``write(ws, row, col, formula, stored, fmt, value)``: ``ws.write_formula(row, col, formula, fmt,
-    value)``; with ``stored`` (from _stored_text) the cell is put into the worksheet's table as
-    write_formula would put it, without re-parsing the text (about 10 µs a cell saved, on 1,600 cells).
-    tests/test_writer_identity.py proves the output is the same cell for cell."""
+FormulaCell = tuple[int, int, tuple[str, int | None], str, str | None, str]  # row, col, value key, formula, stored, format
+
+
+def _formula_cells(L: Layout) -> list[tuple[str, tuple[tuple[int, int], ...], list[FormulaCell]]]:
+    """Every formula slot cell of the layout but the canary, by sheet: (sheet, its corners, cells),
+    each cell with its formula text and the text XlsxWriter stores for it; worked out once per layout."""
+    got = L.cache.get("xlsx_formula_cells")
+    if got is None:
+        by_sheet: dict[str, list[FormulaCell]] = {}
+        for s in formula_slots(L):
+            if s.key == "meta.canary":
+                continue
+            for row in (L.rows() if s.is_column else (None,)):
+                formula = L.formula(s, row)
+                by_sheet.setdefault(s.sheet, []).append(
+                    (s.row if row is None else row, s.col, (s.key, row), formula, _stored_text(formula), s.fmt))
+        got = L.cache["xlsx_formula_cells"] = [(sheet, _corners(cells), cells) for sheet, cells in by_sheet.items()]
+    return got
+
+
+def _corners(cells: list[FormulaCell]) -> tuple[tuple[int, int], ...]:
+    """The top-left and bottom-right corners of the cells: what XlsxWriter's dimension check keeps."""
+    rows, cols = [c[0] for c in cells], [c[1] for c in cells]
+    return (min(rows), min(cols)), (max(rows), max(cols))
+
+
+def _put_formulas(ws: Any, corners: tuple[tuple[int, int], ...], cells: list[tuple[int, int, str, str | None, Any, Any]]) -> None:
+    """``ws.write_formula(row, col, formula, fmt, value)`` for each (row, col, formula, stored, fmt, value).
+
+    With ``stored`` (from _stored_text) the cell is put into the worksheet's table as write_formula
+    would put it, without re-parsing the text (~10 µs a cell, on 1,600 cells), and the sheet's
+    dimensions are extended once, by the corners of all the cells, as write_formula does cell by
+    cell. tests/test_writer_identity.py proves the output is the same cell for cell."""
     from xlsxwriter.worksheet import CellFormulaTuple
 
-    def write(ws: Any, row: int, col: int, formula: str, stored: str | None, fmt: Any, value: Any) -> None:
+    for r, c in corners:
+        if ws._check_dimensions(r, c):
+            raise RuntimeError(f"formula cell outside the sheet: {r}, {c}")
+    table = ws.table
+    for r, c, formula, stored, fmt, value in cells:
         if stored is None:
-            ws.write_formula(row, col, formula, fmt, value)
-        elif ws._check_dimensions(row, col):
-            raise RuntimeError(f"formula cell outside the sheet: {row}, {col}")
+            ws.write_formula(r, c, formula, fmt, value)
         else:
-            ws.table[row][col] = CellFormulaTuple(stored, fmt, value)
-
-    return write
-
-
-def _slot_formulas(L: Layout) -> dict[tuple[str, int | None], tuple[str, str | None]]:
-    """Per layout: (slot key, row) → (formula text, text as XlsxWriter stores it); filled by _slot_formula."""
-    return L.cache.setdefault("xlsx_slot_formulas", {})
-
-
-def _slot_formula(L: Layout, slot: Slot, row: int | None) -> tuple[str, str | None]:
-    formula = L.formula(slot, row)
-    got = _slot_formulas(L)[(slot.key, row)] = (formula, _stored_text(formula))
-    return got
+            table[r][c] = CellFormulaTuple(stored, fmt, value)
 
 
 def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any]:
