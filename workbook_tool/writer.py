@@ -87,15 +87,62 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+ConditionalRule = tuple[str, int, int, int, str, str]  # sheet, first row, column, last row, criteria, format name
+
+
+def _conditional_rules(L: Layout) -> list[ConditionalRule]:
+    """Every conditional format of a layout, rendered once per layout (they depend on nothing else).
+
+    Each is an expression rendered through the layout: the declared checks paint their cell red
+    from their flag column (checks.py), never from a hand-typed formula."""
+    got = L.cache.get("xlsx_conditional_rules")
+    if got is not None:
+        return got
+    tpl, lang, s = L.tpl, L.lang, L.slots
+    rules: list[ConditionalRule] = []
+
+    def cf(key: str, expr: Expr, fmt: str) -> None:
+        slot = s[key]
+        r1, r2 = (FIRST_ROW, FIRST_ROW + L.n_rows - 1) if slot.is_column else (slot.row, slot.row)
+        rules.append((slot.sheet, r1, slot.col, r2, L.render_at(expr, slot.sheet, FIRST_ROW if slot.is_column else None), fmt))
+
+    for c in checks.ROW_CHECKS:
+        if s[c.cell].sheet == s[c.flag].sheet:  # (formats may not refer to other sheets in Excel 2007)
+            cf(c.cell, Var(c.flag).eq(1), "red")
+    for rt in tpl.rates:
+        cf(f"rate.{rt.id}.explain", Var(f"rate.{rt.id}.flag").eq(1), "red")
+    cf("band", ANY_OF(Var("band"), [label("v.out_of_band", lang)]), "red")
+    cf("need", ANY_OF(Var("need"), [label("v.yes", lang)]), "amber")
+    for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
+        cf(target_key, ANY_OF(Var(unit_key), [tpl.date_unit]), "date")
+    for i, _ in enumerate(tpl.levels):
+        cf(f"lv.{i}.check", ANY_OF(Var(f"lv.{i}.check"), [label("v.mismatch", lang)]), "red")
+    for c in tpl.funds_columns:
+        total, items = Var(f"funds.total.{c.id}"), Var(f"funds.itemsum.{c.id}")
+        cf(f"funds.itemsum.{c.id}", AND(items.ne(0), ABS(items - total) > 0.005), "red")
+    L.cache["xlsx_conditional_rules"] = rules
+    return rules
+
+
+def _env_slots(L: Layout) -> tuple[list[tuple[str, bool, Any]], list[tuple[str, bool]]]:
+    """Per layout: the scalar slots (key, is formula, default) and column slots (key, is formula)."""
+    got = L.cache.get("xlsx_env_slots")
+    if got is None:
+        got = L.cache["xlsx_env_slots"] = ([(s.key, s.kind == FORMULA, s.value) for s in L.scalars()],
+                                           [(s.key, s.kind == FORMULA) for s in L.columns()])
+    return got
+
+
 def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any],
                 computed: dict[tuple[str, int | None], Any]) -> dict[str, Any]:
     """The names an expression outside the layout (the form's merged cells) may use, as the engine binds them."""
-    env: dict[str, Any] = {}
-    for s in L.scalars():
-        env[s.key] = computed[(s.key, None)] if s.kind == FORMULA else inputs.get((s.key, None), s.value)
-    for s in L.columns():
-        src = computed if s.kind == FORMULA else inputs
-        env[s.key + "[]"] = [src.get((s.key, r)) for r in L.rows()]
+    scalars, columns = _env_slots(L)
+    env: dict[str, Any] = {k: computed[(k, None)] if formula else inputs.get((k, None), default)
+                           for k, formula, default in scalars}
+    rows = L.rows()
+    for k, formula in columns:
+        src = computed if formula else inputs
+        env[k + "[]"] = [src.get((k, r)) for r in rows]
     return env
 
 
@@ -123,7 +170,7 @@ class _Writer:
         # waiting for their cached results (computed by the engine once every input is known: see
         # flush_formulas, which also writes every formula slot of the layout)
         self.inputs: dict[tuple[str, int | None], Any] = {}
-        self.pending_exprs: list[tuple[Any, int, int, Any, str]] = []
+        self.pending_exprs: list[tuple[int, int, Expr, str]] = []
 
     # ---- cell writing ------------------------------------------------------------------------
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
@@ -169,9 +216,12 @@ class _Writer:
             _put_formulas(ws, corners, [(r, c, formula, stored, fmt(f), cached(computed.get(key)))
                                         for r, c, key, formula, stored, f in cells])
         env = _scalar_env(self.L, self.inputs, computed)
-        for ws, r, c, expr, f in self.pending_exprs:
+        display = []
+        for r, c, expr, f in self.pending_exprs:
             formula, stored, fn = _form_formula(self.L, expr)
-            _put_formulas(ws, ((r, c),), [(r, c, formula, stored, fmt(f), cached(fn(env)))])
+            display.append((r, c, formula, stored, fmt(f), cached(fn(env))))
+        if display:
+            _put_formulas(self.ws[form_sheet.FORM], _corners(display), display)
         self.pending_exprs.clear()
 
     # ---- sheets ------------------------------------------------------------------------------
@@ -190,7 +240,11 @@ class _Writer:
 
     def form(self) -> None:
         """The print-ready 自评表 (form_sheet.py): its slot formulas queue like any other."""
-        form_sheet.write_form(self, lambda ws, r, c, expr, fmt: self.pending_exprs.append((ws, r, c, expr, fmt)))
+        def display(ws: Any, r: int, c: int, expr: Expr, fmt: str) -> None:
+            assert ws is self.ws[form_sheet.FORM]
+            self.pending_exprs.append((r, c, expr, fmt))
+
+        form_sheet.write_form(self, display)
 
     def lists(self) -> None:
         ws, tpl, lang = self.ws["lists"], self.tpl, self.lang
@@ -499,34 +553,13 @@ class _Writer:
            "填报日期" if zh else "Date", "请填写日期，如 2025-03-31" if zh else "A date such as 2025-03-31", row=s["sign.date"].row)
 
     def conditional_formats(self) -> None:
-        """Every conditional format is an expression rendered through the layout: the declared checks
-        paint their cell red from their flag column (checks.py), never from a hand-typed formula."""
-        L, lang, s = self.L, self.lang, self.L.slots
-        red = self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        amber = self.wb.add_format({"bg_color": "#FFEB9C"})
-        date_fmt = self.wb.add_format({"num_format": "yyyy-mm-dd"})
-
-        def cf(key: str, expr: Expr, fmt: Any) -> None:
-            slot = s[key]
-            r1, r2 = (FIRST_ROW, FIRST_ROW + L.n_rows - 1) if slot.is_column else (slot.row, slot.row)
-            criteria = L.render_at(expr, slot.sheet, FIRST_ROW if slot.is_column else None)
-            self.ws[slot.sheet].conditional_format(r1, slot.col, r2, slot.col,
-                                                   {"type": "formula", "criteria": criteria, "format": fmt})
-
-        for c in checks.ROW_CHECKS:
-            if s[c.cell].sheet == s[c.flag].sheet:  # (formats may not refer to other sheets in Excel 2007)
-                cf(c.cell, Var(c.flag).eq(1), red)
-        for rt in self.tpl.rates:
-            cf(f"rate.{rt.id}.explain", Var(f"rate.{rt.id}.flag").eq(1), red)
-        cf("band", ANY_OF(Var("band"), [label("v.out_of_band", lang)]), red)
-        cf("need", ANY_OF(Var("need"), [label("v.yes", lang)]), amber)
-        for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
-            cf(target_key, ANY_OF(Var(unit_key), [self.tpl.date_unit]), date_fmt)
-        for i, _ in enumerate(self.tpl.levels):
-            cf(f"lv.{i}.check", ANY_OF(Var(f"lv.{i}.check"), [label("v.mismatch", lang)]), red)
-        for c in self.tpl.funds_columns:
-            total, items = Var(f"funds.total.{c.id}"), Var(f"funds.itemsum.{c.id}")
-            cf(f"funds.itemsum.{c.id}", AND(items.ne(0), ABS(items - total) > 0.005), red)
+        """Paint cells from the layout's conditional-format rules (_conditional_rules)."""
+        formats = {"red": self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+                   "amber": self.wb.add_format({"bg_color": "#FFEB9C"}),
+                   "date": self.wb.add_format({"num_format": "yyyy-mm-dd"})}
+        for sheet, r1, c, r2, criteria, fmt in _conditional_rules(self.L):
+            self.ws[sheet].conditional_format(r1, c, r2, c, {"type": "formula", "criteria": criteria,
+                                                             "format": formats[fmt]})
 
     def finish_sheets(self) -> None:
         L = self.L
@@ -576,7 +609,7 @@ def _stored_text(formula: str) -> str | None:
 
     For a formula of classic functions only (no dynamic-array or future function, no array braces)
     write_formula just drops the leading '=', after a dozen regex searches per call that were a
-    quarter of `new`; worked out once per layout here instead (see _write_formula)."""
+    quarter of `new`; worked out once per layout here instead (see _put_formulas)."""
     from xlsxwriter.worksheet import re_dynamic_function
 
     if formula.startswith("{") or formula.endswith("}") or "_xlfn." in formula or not _classic_only(formula) \
@@ -605,7 +638,7 @@ def _formula_cells(L: Layout) -> list[tuple[str, tuple[tuple[int, int], ...], li
     return got
 
 
-def _corners(cells: list[FormulaCell]) -> tuple[tuple[int, int], ...]:
+def _corners(cells: list[Any]) -> tuple[tuple[int, int], ...]:
     """The top-left and bottom-right corners of the cells: what XlsxWriter's dimension check keeps."""
     rows, cols = [c[0] for c in cells], [c[1] for c in cells]
     return (min(rows), min(cols)), (max(rows), max(cols))
