@@ -268,8 +268,12 @@ def text_lines(text: str, width_chars: float) -> int:
     """Lines a wrapped text takes in a column ``width_chars`` wide (a CJK character counts double)."""
     if not text:
         return 1
-    w = sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(text))
+    text = str(text)
+    w = len(text) + len(_WIDE.findall(text))  # (a regex, not a loop over characters: issued rows have long notes)
     return max(1, math.ceil(w / max(width_chars - 1, 1)))
+
+
+_WIDE = re.compile("[\u2e81-\U0010ffff]")  # characters after U+2E80 (CJK and beyond) count double
 
 
 def write_form(w: Any, formula: Callable[..., None]) -> None:
