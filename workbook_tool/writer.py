@@ -6,6 +6,7 @@ in Excel/WPS (formats, validation, protection, conditional formats, print setup,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -164,9 +165,7 @@ class _Writer:
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
         self.fmt.update({k: self.wb.add_format({**_BASE, "border_color": "#000000", "locked": True, **v})
                          for k, v in form_sheet.FORM_FORMATS.items()})
-        self.ws = {k: self.wb.add_worksheet(self.L.sheet(k)) for k in SHEETS}
-        for ws in self.ws.values():
-            _skip_future_function_rewrites(ws)
+        self.ws = {k: self.wb.add_worksheet(self.L.sheet(k), _worksheet_class()) for k in SHEETS}
         self.out = Written()
         # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
         # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
@@ -684,27 +683,42 @@ def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any]:
     return got
 
 
-def _skip_future_function_rewrites(ws: Any) -> None:
-    """Let XlsxWriter skip its ~30 (and, for conditional formats, ~130) regex rewrites per formula.
+@functools.cache
+def _worksheet_class() -> type:
+    """XlsxWriter's Worksheet without two per-cell costs it pays for nothing on these workbooks.
 
-    XlsxWriter prefixes newer functions (XLOOKUP → _xlfn.XLOOKUP…) one regex each; that was 60 %
-    of `new`. A formula that calls only classic functions comes out of those rewrites unchanged,
-    so for it the rewrite is just "drop the = and braces"; anything else takes XlsxWriter's own
-    path. tests/test_writer_identity.py proves the output is the same cell for cell."""
-    original = ws._prepare_formula
+    - ``_prepare_formula``: XlsxWriter prefixes newer functions (XLOOKUP → _xlfn.XLOOKUP…) with
+      ~30 (for conditional formats ~130) regex rewrites per formula; that was 60 % of `new`. A
+      formula that calls only classic functions comes out of them unchanged, so for it the rewrite
+      is just "drop the = and braces"; anything else takes XlsxWriter's own path.
+    - ``_escape_attributes`` / ``_escape_data``: XlsxWriter finds out that a value is a number (a
+      cell's style index, a formula's cached number) from the TypeError its regex raises on it,
+      ~0.6 µs a time, two or three times a cell; a number is returned as is here without raising.
 
-    def prepare(formula: str, expand_future_functions: bool = False) -> str:
-        if "_xlfn." in formula or not _classic_only(formula):
-            return original(formula, expand_future_functions)
-        if formula.startswith("{"):
-            formula = formula[1:]
-        if formula.startswith("="):
-            formula = formula[1:]
-        if formula.endswith("}"):
-            formula = formula[:-1]
-        return formula
+    Same results for every input; tests/test_writer_identity.py proves the output cell for cell."""
+    from xlsxwriter.worksheet import Worksheet
 
-    ws._prepare_formula = prepare
+    escape_attributes, escape_data = Worksheet._escape_attributes, Worksheet._escape_data
+
+    class _Worksheet(Worksheet):
+        def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+            if "_xlfn." in formula or not _classic_only(formula):
+                return super()._prepare_formula(formula, expand_future_functions)
+            if formula.startswith("{"):
+                formula = formula[1:]
+            if formula.startswith("="):
+                formula = formula[1:]
+            if formula.endswith("}"):
+                formula = formula[:-1]
+            return formula
+
+        def _escape_attributes(self, attribute: Any) -> Any:
+            return escape_attributes(self, attribute) if isinstance(attribute, str) else attribute
+
+        def _escape_data(self, data: Any) -> Any:
+            return escape_data(self, data) if isinstance(data, str) else data
+
+    return _Worksheet
 
 
 def _ruleset_json(L: Layout) -> str:
