@@ -718,6 +718,30 @@ def _worksheet_class() -> type:
         def _escape_data(self, data: Any) -> Any:
             return escape_data(self, data) if isinstance(data, str) else data
 
+        def _calculate_spans(self) -> None:
+            """XlsxWriter's row spans (first:last column of each block of 16 rows), from each row's
+            cells rather than by probing every column of the sheet's width in every row."""
+            if self.comments or self.dim_rowmin is None:
+                return super()._calculate_spans()
+            spans: dict[int, str] = {}
+            lo = hi = None
+            table, colmin, colmax, rowmax = self.table, self.dim_colmin, self.dim_colmax, self.dim_rowmax
+            for row in range(self.dim_rowmin, rowmax + 1):
+                cells = table.get(row)
+                if cells:
+                    first, last = min(cells), max(cells)
+                    if first < colmin or last > colmax:  # (never: every cell passed the dimension check)
+                        return super()._calculate_spans()
+                    if lo is None:
+                        lo, hi = first, last
+                    else:
+                        lo, hi = min(lo, first), max(hi, last)
+                if (row + 1) % 16 == 0 or row == rowmax:
+                    if lo is not None:
+                        spans[row // 16] = f"{lo + 1}:{hi + 1}"
+                        lo = None
+            self.row_spans = spans
+
     return _Worksheet
 
 
