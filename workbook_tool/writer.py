@@ -130,25 +130,19 @@ def _conditional_rules(L: Layout) -> list[ConditionalRule]:
     return rules
 
 
-def _env_slots(L: Layout) -> tuple[list[tuple[str, bool, Any]], list[tuple[str, bool]]]:
-    """Per layout: the scalar slots (key, is formula, default) and column slots (key, is formula)."""
-    got = L.cache.get("xlsx_env_slots")
-    if got is None:
-        got = L.cache["xlsx_env_slots"] = ([(s.key, s.kind == FORMULA, s.value) for s in L.scalars()],
-                                           [(s.key, s.kind == FORMULA) for s in L.columns()])
-    return got
-
-
-def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any],
-                computed: dict[tuple[str, int | None], Any]) -> dict[str, Any]:
-    """The names an expression outside the layout (the form's merged cells) may use, as the engine binds them."""
-    scalars, columns = _env_slots(L)
-    env: dict[str, Any] = {k: computed[(k, None)] if formula else inputs.get((k, None), default)
-                           for k, formula, default in scalars}
+def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any], computed: dict[tuple[str, int | None], Any],
+                names: set[str]) -> dict[str, Any]:
+    """``names`` as the engine binds them, for expressions outside the layout (the form's display
+    cells): a slot's value, or a column's values for ``key[]``. Only the names asked for: binding
+    every slot of the layout took longer than evaluating the form's display formulas."""
+    env: dict[str, Any] = {}
     rows = L.rows()
-    for k, formula in columns:
-        src = computed if formula else inputs
-        env[k + "[]"] = [src.get((k, r)) for r in rows]
+    for name in names:
+        column = name.endswith("[]")
+        s = L.slots[name[:-2] if column else name]
+        src = computed if s.kind == FORMULA else inputs
+        env[name] = [src.get((s.key, r)) for r in rows] if column else (
+            computed[(s.key, None)] if s.kind == FORMULA else inputs.get((s.key, None), s.value))
     return env
 
 
@@ -221,11 +215,10 @@ class _Writer:
             ws = self.ws[sheet]
             _put_formulas(ws, corners, [(r, c, formula, stored, fmt(f), cached(computed.get(key)))
                                         for r, c, key, formula, stored, f in cells])
-        env = _scalar_env(self.L, self.inputs, computed)
-        display = []
-        for r, c, expr, f in self.pending_exprs:
-            formula, stored, fn = _form_formula(self.L, expr)
-            display.append((r, c, formula, stored, fmt(f), cached(fn(env))))
+        # the 自评表's display formulas (not slots): evaluated here, over the names they use
+        formulas = [(r, c, f, *_form_formula(self.L, expr)) for r, c, expr, f in self.pending_exprs]
+        env = _scalar_env(self.L, self.inputs, computed, set().union(*(names for *_, names in formulas)))
+        display = [(r, c, formula, stored, fmt(f), cached(fn(env))) for r, c, f, formula, stored, fn, _names in formulas]
         if display:
             _put_formulas(self.ws[form_sheet.FORM], _corners(display), display)
         self.pending_exprs.clear()
@@ -670,16 +663,17 @@ def _put_formulas(ws: Any, corners: tuple[tuple[int, int], ...], cells: list[tup
             table[r][c] = CellFormulaTuple(stored, fmt, value)
 
 
-def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any]:
-    """A 自评表 display formula's text, stored text and compiled closure, memoised per layout.
+def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any, frozenset[str]]:
+    """A 自评表 display formula's text, stored text, compiled closure and variables, memoised per layout.
 
     Keyed by the expression object: the form's display expressions are the layout's own
     (FormGeometry.display, form_sheet.shown_at), so the memo holds a bounded set per layout."""
     memo = L.cache.setdefault("xlsx_form_formulas", {})
     got = memo.get(expr)
     if got is None:
-        formula = render(expr, {n: L.ref(n, form_sheet.FORM) for n in expr.variables()})
-        got = memo[expr] = (formula, _stored_text(formula), expr.compiled())
+        names = frozenset(expr.variables())
+        formula = render(expr, {n: L.ref(n, form_sheet.FORM) for n in names})
+        got = memo[expr] = (formula, _stored_text(formula), expr.compiled(), names)
     return got
 
 
