@@ -344,6 +344,7 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
     ws.set_row(G.table_header, 30)
     issued = len(w.out.issued_rows)
     runs = _runs(w, issued) if issued else []
+    issued_texts = _issued_texts(w)
     merged: set[tuple[int, int]] = set()
     for r, c, expr, fmt in G.display:
         formula(ws, r, c, expr, fmt)
@@ -359,7 +360,7 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
             c = cols[col_key]
             if (i, c) not in merged:
                 formula(ws, G.table_first + i, c, shown_at(L, src, i), "f_row_center")
-        spec = _issued_text(w, i)
+        spec = issued_texts[i] if i < len(issued_texts) else {}
         if spec:  # XlsxWriter cannot autofit: issued rows get the height their known texts need
             shown_target = f'{spec.get("op") or ""}{spec.get("target") or ""}{spec.get("unit") or ""}'
             texts = {"level": spec.get("level"), "category": spec.get("category"), "name": spec.get("name"),
@@ -389,11 +390,11 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
     ws.write_string(G.sign_row + 1, 0, lab("form.stamp"), f["f_plain"])
 
 
-def _issued_text(w: Any, i: int) -> dict[str, Any]:
-    rows = w.project.indicators if w.project else [
+def _issued_texts(w: Any) -> list[dict[str, Any]]:
+    """The issued rows' texts (the project's, or the template's default rows), once per sheet, not per row."""
+    return w.project.indicators if w.project else [
         {"level": d.level, "category": d.category, "name": d.name, "op": d.op, "target": d.target, "unit": d.unit,
          "note": d.note} for d in w.tpl.indicators]
-    return rows[i] if i < len(rows) else {}
 
 
 def _runs(w: Any, issued: int) -> list[tuple[str, str, int, int]]:

@@ -174,14 +174,15 @@ class _Writer:
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
         ws = self.ws[slot.sheet]
         r = slot.row if row is None else row
-        f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
-        if (fmt or slot.fmt) in UNLOCKED and value not in (None, "") and not self.fill_allowed:
-            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
+        name = fmt or slot.fmt
+        f = self.fmt[name] if name else None
         key = (slot.key, row if slot.is_column else None)
         if value is None or value == "":
             self.inputs[key] = None
             ws.write_blank(r, slot.col, None, f)
             return
+        if name in UNLOCKED and not self.fill_allowed:
+            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
         self.inputs[key] = excel_serial(value) if isinstance(value, (dt.date, dt.datetime)) else value
         if isinstance(value, (dt.date, dt.datetime)):
             ws.write_datetime(r, slot.col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day),
