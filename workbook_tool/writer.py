@@ -615,7 +615,15 @@ def _stored_text(formula: str) -> str | None:
     if formula.startswith("{") or formula.endswith("}") or "_xlfn." in formula or not _classic_only(formula) \
             or re_dynamic_function.search(formula):
         return None
-    return formula[1:] if formula.startswith("=") else formula
+    return _StoredFormula(formula[1:] if formula.startswith("=") else formula)
+
+
+class _StoredFormula(str):
+    """A formula's text as XlsxWriter stores it (_stored_text), keeping its XML-escaped form once it
+    is written (by _worksheet_class's _escape_data): a layout's formula texts, ~200 KB of them, go
+    into every file, and escaping them afresh was 1 ms a file. Made once per layout, never per file."""
+
+    escaped: str | None = None
 
 
 FormulaCell = tuple[int, int, tuple[str, int | None], str, str | None, str]  # row, col, value key, formula, stored, format
@@ -680,7 +688,7 @@ def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any, frozense
 
 @functools.cache
 def _worksheet_class() -> type:
-    """XlsxWriter's Worksheet without two per-cell costs it pays for nothing on these workbooks.
+    """XlsxWriter's Worksheet without per-cell costs it pays for nothing on these workbooks.
 
     - ``_prepare_formula``: XlsxWriter prefixes newer functions (XLOOKUP → _xlfn.XLOOKUP…) with
       ~30 (for conditional formats ~130) regex rewrites per formula; that was 60 % of `new`. A
@@ -689,6 +697,8 @@ def _worksheet_class() -> type:
     - ``_escape_attributes`` / ``_escape_data``: XlsxWriter finds out that a value is a number (a
       cell's style index, a formula's cached number) from the TypeError its regex raises on it,
       ~0.6 µs a time, two or three times a cell; a number is returned as is here without raising.
+      A layout's formula text (_StoredFormula) is escaped once and then reused.
+    - ``_calculate_spans`` (see below).
 
     Same results for every input; tests/test_writer_identity.py proves the output cell for cell."""
     from xlsxwriter.worksheet import Worksheet
@@ -711,6 +721,10 @@ def _worksheet_class() -> type:
             return escape_attributes(self, attribute) if isinstance(attribute, str) else attribute
 
         def _escape_data(self, data: Any) -> Any:
+            if data.__class__ is _StoredFormula:
+                if data.escaped is None:
+                    data.escaped = escape_data(self, data)
+                return data.escaped
             return escape_data(self, data) if isinstance(data, str) else data
 
         def _calculate_spans(self) -> None:
