@@ -696,7 +696,8 @@ def _worksheet_class() -> type:
       is just "drop the = and braces"; anything else takes XlsxWriter's own path.
     - ``_escape_attributes`` / ``_escape_data``: XlsxWriter finds out that a value is a number (a
       cell's style index, a formula's cached number) from the TypeError its regex raises on it,
-      ~0.6 µs a time, two or three times a cell; a number is returned as is here without raising.
+      ~0.6 µs a time, two or three times a cell; a number, or a text of letters and digits only
+      (a cell reference), is returned as is here without raising or searching.
       A layout's formula text (_StoredFormula) is escaped once and then reused.
     - ``_calculate_spans`` (see below).
 
@@ -718,14 +719,18 @@ def _worksheet_class() -> type:
             return formula
 
         def _escape_attributes(self, attribute: Any) -> Any:
-            return escape_attributes(self, attribute) if isinstance(attribute, str) else attribute
+            if not isinstance(attribute, str) or attribute.isalnum():  # (a cell reference, a style index)
+                return attribute
+            return escape_attributes(self, attribute)
 
         def _escape_data(self, data: Any) -> Any:
             if data.__class__ is _StoredFormula:
                 if data.escaped is None:
                     data.escaped = escape_data(self, data)
                 return data.escaped
-            return escape_data(self, data) if isinstance(data, str) else data
+            if not isinstance(data, str) or data.isalnum():  # (a number, a word: nothing to escape)
+                return data
+            return escape_data(self, data)
 
         def _calculate_spans(self) -> None:
             """XlsxWriter's row spans (first:last column of each block of 16 rows), from each row's
