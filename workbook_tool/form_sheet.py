@@ -104,6 +104,16 @@ def shown(e: Expr) -> Expr:
     return IF(LEN(e).eq(0), "", e)
 
 
+def shown_at(L: "Layout", name: str, index: int) -> Expr:
+    """``shown(At(name, index))``, one object per layout: the writer memoises a display formula's
+    text and closure by its expression object (writer._form_formula), so it must not be rebuilt per file."""
+    memo = L.cache.setdefault("form_shown_at", {})
+    got = memo.get((name, index))
+    if got is None:
+        got = memo[(name, index)] = shown(At(name, index))
+    return got
+
+
 def as_date_or(e: Expr, other: Expr) -> Expr:
     return IF(AND(ISNUMBER(e), e >= DATE_MIN, e < DATE_MAX), DateText(e), other)
 
@@ -258,8 +268,12 @@ def text_lines(text: str, width_chars: float) -> int:
     """Lines a wrapped text takes in a column ``width_chars`` wide (a CJK character counts double)."""
     if not text:
         return 1
-    w = sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(text))
+    text = str(text)
+    w = len(text) + len(_WIDE.findall(text))  # (a regex, not a loop over characters: issued rows have long notes)
     return max(1, math.ceil(w / max(width_chars - 1, 1)))
+
+
+_WIDE = re.compile("[\u2e81-\U0010ffff]")  # characters after U+2E80 (CJK and beyond) count double
 
 
 def write_form(w: Any, formula: Callable[..., None]) -> None:
@@ -330,12 +344,13 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
     ws.set_row(G.table_header, 30)
     issued = len(w.out.issued_rows)
     runs = _runs(w, issued) if issued else []
+    issued_texts = _issued_texts(w)
     merged: set[tuple[int, int]] = set()
     for r, c, expr, fmt in G.display:
         formula(ws, r, c, expr, fmt)
     for col_key, src, start, end in runs:
         c = cols[col_key]
-        expr = shown(At(src, start))
+        expr = shown_at(L, src, start)
         if end > start:
             ws.merge_range(G.table_first + start, c, G.table_first + end, c, "", f["f_row_center"])
         formula(ws, G.table_first + start, c, expr, "f_row_center")
@@ -344,8 +359,8 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
         for col_key, src in (("level", "s_level"), ("category", "category")):
             c = cols[col_key]
             if (i, c) not in merged:
-                formula(ws, G.table_first + i, c, shown(At(src, i)), "f_row_center")
-        spec = _issued_text(w, i)
+                formula(ws, G.table_first + i, c, shown_at(L, src, i), "f_row_center")
+        spec = issued_texts[i] if i < len(issued_texts) else {}
         if spec:  # XlsxWriter cannot autofit: issued rows get the height their known texts need
             shown_target = f'{spec.get("op") or ""}{spec.get("target") or ""}{spec.get("unit") or ""}'
             texts = {"level": spec.get("level"), "category": spec.get("category"), "name": spec.get("name"),
@@ -375,11 +390,11 @@ def write_form(w: Any, formula: Callable[..., None]) -> None:
     ws.write_string(G.sign_row + 1, 0, lab("form.stamp"), f["f_plain"])
 
 
-def _issued_text(w: Any, i: int) -> dict[str, Any]:
-    rows = w.project.indicators if w.project else [
+def _issued_texts(w: Any) -> list[dict[str, Any]]:
+    """The issued rows' texts (the project's, or the template's default rows), once per sheet, not per row."""
+    return w.project.indicators if w.project else [
         {"level": d.level, "category": d.category, "name": d.name, "op": d.op, "target": d.target, "unit": d.unit,
          "note": d.note} for d in w.tpl.indicators]
-    return rows[i] if i < len(rows) else {}
 
 
 def _runs(w: Any, issued: int) -> list[tuple[str, str, int, int]]:

@@ -74,14 +74,27 @@ class Layout:
         return range(FIRST_ROW, FIRST_ROW + self.n_rows)
 
     def columns(self, sheet: str | None = None) -> list[Slot]:
-        return [s for s in self.slots.values() if s.is_column and (sheet is None or s.sheet == sheet)]
+        return list(self._slots_of("columns", sheet))
 
     def scalars(self, sheet: str | None = None) -> list[Slot]:
-        return [s for s in self.slots.values() if not s.is_column and (sheet is None or s.sheet == sheet)]
+        return list(self._slots_of("scalars", sheet))
+
+    def _slots_of(self, kind: str, sheet: str | None) -> list[Slot]:
+        """The column or scalar slots (of one sheet), in slot order: memoised once the layout is built
+        (the writer asks for them per table and per file; each walk is over every slot)."""
+        built = self.cache.get("built", False)
+        got = self.cache.get(("slots", kind, sheet)) if built else None
+        if got is None:
+            got = [s for s in self.slots.values() if s.is_column == (kind == "columns") and (sheet is None or s.sheet == sheet)]
+            if built:
+                self.cache[("slots", kind, sheet)] = got
+        return got
 
     def add(self, slot: Slot) -> Slot:
         if slot.key in self.slots:
             raise ValueError(f"duplicate slot {slot.key}")
+        if self.cache.get("built"):
+            raise ValueError(f"slot {slot.key} added to a built layout (layouts are shared and memoised)")
         self.slots[slot.key] = slot
         return slot
 
@@ -324,6 +337,7 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     from .form_sheet import add_form_slots  # (imports layout: a module-level import would be circular)
 
     add_form_slots(L)
+    L.cache["built"] = True  # (no slot is added after this: slot lists may be memoised)
     return L
 
 

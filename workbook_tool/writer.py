@@ -6,14 +6,17 @@ in Excel/WPS (formats, validation, protection, conditional formats, print setup,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
 import tempfile
 import warnings
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .a1 import col_name as xl_col_to_name
 from .dates import excel_serial
@@ -26,7 +29,7 @@ from .expr import CLASSIC_FUNCTIONS
 from .labels import label
 from .layout import (
     CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout, Slot,
-    formulas_digest, layout_for,
+    formula_slots, formulas_digest, layout_for,
 )
 from .office import guide_lines as office_guide_lines
 from .project import Project
@@ -34,6 +37,9 @@ from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
 
 META_CHUNK = 30000  # cell text limit is 32767 characters
+# zlib level of the package's parts. zlib's default (6) took 6 ms of a 35 ms `new`; level 2 takes
+# 2.5 ms for a file ~18 % larger (66 → 78 KB for the seed project); the parts are the same bytes.
+DEFLATE_LEVEL = 2
 
 _BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1, "border_color": "#BFBFBF"}
 FILL_INPUT = "#FFF2CC"   # yellow: the unit fills these
@@ -87,15 +93,56 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any],
-                computed: dict[tuple[str, int | None], Any]) -> dict[str, Any]:
-    """The names an expression outside the layout (the form's merged cells) may use, as the engine binds them."""
+ConditionalRule = tuple[str, int, int, int, str, str]  # sheet, first row, column, last row, criteria, format name
+
+
+def _conditional_rules(L: Layout) -> list[ConditionalRule]:
+    """Every conditional format of a layout, rendered once per layout (they depend on nothing else).
+
+    Each is an expression rendered through the layout: the declared checks paint their cell red
+    from their flag column (checks.py), never from a hand-typed formula."""
+    got = L.cache.get("xlsx_conditional_rules")
+    if got is not None:
+        return got
+    tpl, lang, s = L.tpl, L.lang, L.slots
+    rules: list[ConditionalRule] = []
+
+    def cf(key: str, expr: Expr, fmt: str) -> None:
+        slot = s[key]
+        r1, r2 = (FIRST_ROW, FIRST_ROW + L.n_rows - 1) if slot.is_column else (slot.row, slot.row)
+        rules.append((slot.sheet, r1, slot.col, r2, L.render_at(expr, slot.sheet, FIRST_ROW if slot.is_column else None), fmt))
+
+    for c in checks.ROW_CHECKS:
+        if s[c.cell].sheet == s[c.flag].sheet:  # (formats may not refer to other sheets in Excel 2007)
+            cf(c.cell, Var(c.flag).eq(1), "red")
+    for rt in tpl.rates:
+        cf(f"rate.{rt.id}.explain", Var(f"rate.{rt.id}.flag").eq(1), "red")
+    cf("band", ANY_OF(Var("band"), [label("v.out_of_band", lang)]), "red")
+    cf("need", ANY_OF(Var("need"), [label("v.yes", lang)]), "amber")
+    for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
+        cf(target_key, ANY_OF(Var(unit_key), [tpl.date_unit]), "date")
+    for i, _ in enumerate(tpl.levels):
+        cf(f"lv.{i}.check", ANY_OF(Var(f"lv.{i}.check"), [label("v.mismatch", lang)]), "red")
+    for c in tpl.funds_columns:
+        total, items = Var(f"funds.total.{c.id}"), Var(f"funds.itemsum.{c.id}")
+        cf(f"funds.itemsum.{c.id}", AND(items.ne(0), ABS(items - total) > 0.005), "red")
+    L.cache["xlsx_conditional_rules"] = rules
+    return rules
+
+
+def _scalar_env(L: Layout, inputs: dict[tuple[str, int | None], Any], computed: dict[tuple[str, int | None], Any],
+                names: set[str]) -> dict[str, Any]:
+    """``names`` as the engine binds them, for expressions outside the layout (the form's display
+    cells): a slot's value, or a column's values for ``key[]``. Only the names asked for: binding
+    every slot of the layout took longer than evaluating the form's display formulas."""
     env: dict[str, Any] = {}
-    for s in L.scalars():
-        env[s.key] = computed[(s.key, None)] if s.kind == FORMULA else inputs.get((s.key, None), s.value)
-    for s in L.columns():
+    rows = L.rows()
+    for name in names:
+        column = name.endswith("[]")
+        s = L.slots[name[:-2] if column else name]
         src = computed if s.kind == FORMULA else inputs
-        env[s.key + "[]"] = [src.get((s.key, r)) for r in L.rows()]
+        env[name] = [src.get((s.key, r)) for r in rows] if column else (
+            computed[(s.key, None)] if s.kind == FORMULA else inputs.get((s.key, None), s.value))
     return env
 
 
@@ -112,31 +159,32 @@ class _Writer:
         self.fmt = {k: self.wb.add_format({**_BASE, **v}) for k, v in FORMATS.items()}
         self.fmt.update({k: self.wb.add_format({**_BASE, "border_color": "#000000", "locked": True, **v})
                          for k, v in form_sheet.FORM_FORMATS.items()})
-        self.ws = {k: self.wb.add_worksheet(self.L.sheet(k)) for k in SHEETS}
-        for ws in self.ws.values():
-            _skip_future_function_rewrites(ws)
+        self.ws = {k: self.wb.add_worksheet(self.L.sheet(k), _worksheet_class()) for k in SHEETS}
         self.out = Written()
         # fill values (actuals, scores, spent amounts…) only for a project parsed with them, i.e.
         # `new --with-actuals`; an issued form or a blank one leaves every unlocked cell empty
         self.fill_allowed = project is not None and not project.issued_only
-        # what a formula sees in each non-formula cell written, and the formulas waiting for their
-        # cached results (computed by the engine once every input is known: see flush_formulas)
+        # what a formula sees in each non-formula cell written, and the 自评表's display formulas
+        # waiting for their cached results (computed by the engine once every input is known: see
+        # flush_formulas, which also writes every formula slot of the layout)
         self.inputs: dict[tuple[str, int | None], Any] = {}
-        self.pending: list[tuple[Slot, int | None]] = []
-        self.pending_exprs: list[tuple[Any, int, int, Any, str]] = []
+        self.pending_exprs: list[tuple[int, int, Expr, str]] = []
 
     # ---- cell writing ------------------------------------------------------------------------
     def put(self, slot: Slot, value: Any, row: int | None = None, fmt: str | None = None) -> None:
         ws = self.ws[slot.sheet]
         r = slot.row if row is None else row
-        f = self.fmt[fmt or slot.fmt] if (fmt or slot.fmt) else None
-        if (fmt or slot.fmt) in UNLOCKED and value not in (None, "") and not self.fill_allowed:
-            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
-        self.inputs[(slot.key, row if slot.is_column else None)] = (
-            excel_serial(value) if isinstance(value, (dt.date, dt.datetime)) else (None if value == "" else value))
+        name = fmt or slot.fmt
+        f = self.fmt[name] if name else None
+        key = (slot.key, row if slot.is_column else None)
         if value is None or value == "":
+            self.inputs[key] = None
             ws.write_blank(r, slot.col, None, f)
-        elif isinstance(value, (dt.date, dt.datetime)):
+            return
+        if name in UNLOCKED and not self.fill_allowed:
+            raise RuntimeError(f"fill field {slot.key} would be written into an issued workbook: {value!r}")
+        self.inputs[key] = excel_serial(value) if isinstance(value, (dt.date, dt.datetime)) else value
+        if isinstance(value, (dt.date, dt.datetime)):
             ws.write_datetime(r, slot.col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day),
                               self.fmt["date_is"] if fmt in ("target_is", "date_is") else self.fmt["date_in"])
         elif isinstance(value, bool):
@@ -152,30 +200,28 @@ class _Writer:
         key = f"{slot.sheet}!{self.L.a1(slot, row)}"
         self.out.issued[key] = _jsonable(value)
 
-    def formula(self, slot: Slot, row: int | None = None) -> None:
-        """Queue a formula: it is written by :meth:`flush_formulas` with its cached result."""
-        self.pending.append((slot, row))
-
     def flush_formulas(self) -> None:
-        """Write every queued formula with the value the engine computes for the state being issued.
+        """Write every formula slot of the layout (and the queued display formulas of the 自评表) with
+        the value the engine computes for the state being issued.
 
         A previewer, Protected View or WPS with calculation off shows these cached results, so what
         the unit sees first must be right (blanks where scores belong read as "0 points"). The
         engine is proven equal to the formulas (tests/test_engine_agreement.py). The one exception
-        is the canary (元数据!B1): its cached result stays '' so that ``check`` still recognises a
-        workbook nobody recalculated (X002) — the issued state is not the returned state.
+        is the canary (元数据!B1), written by :meth:`meta` with the cached result '' so that ``check``
+        still recognises a workbook nobody recalculated (X002) — the issued state is not the returned state.
         """
         computed = evaluate(self.L, self.inputs)
-        env = _scalar_env(self.L, self.inputs, computed)
-        for slot, row in self.pending:
-            ws = self.ws[slot.sheet]
-            r = slot.row if row is None else row
-            value = "" if slot.key == "meta.canary" else form_sheet.cached(computed.get((slot.key, row)))
-            ws.write_formula(r, slot.col, self.L.formula(slot, row), self.fmt[slot.fmt] if slot.fmt else None, value)
-        for ws, r, c, expr, fmt in self.pending_exprs:
-            refs = {n: self.L.ref(n, form_sheet.FORM) for n in expr.variables()}
-            ws.write_formula(r, c, render(expr, refs), self.fmt[fmt], form_sheet.cached(expr.eval(env)))
-        self.pending.clear()
+        cached, fmt = form_sheet.cached, self.fmt.get
+        for sheet, corners, cells in _formula_cells(self.L):
+            ws = self.ws[sheet]
+            _put_formulas(ws, corners, [(r, c, formula, stored, fmt(f), cached(computed.get(key)))
+                                        for r, c, key, formula, stored, f in cells])
+        # the 自评表's display formulas (not slots): evaluated here, over the names they use
+        formulas = [(r, c, f, *_form_formula(self.L, expr)) for r, c, expr, f in self.pending_exprs]
+        env = _scalar_env(self.L, self.inputs, computed, set().union(*(names for *_, names in formulas)))
+        display = [(r, c, formula, stored, fmt(f), cached(fn(env))) for r, c, f, formula, stored, fn, _names in formulas]
+        if display:
+            _put_formulas(self.ws[form_sheet.FORM], _corners(display), display)
         self.pending_exprs.clear()
 
     # ---- sheets ------------------------------------------------------------------------------
@@ -194,7 +240,11 @@ class _Writer:
 
     def form(self) -> None:
         """The print-ready 自评表 (form_sheet.py): its slot formulas queue like any other."""
-        form_sheet.write_form(self, lambda ws, r, c, expr, fmt: self.pending_exprs.append((ws, r, c, expr, fmt)))
+        def display(ws: Any, r: int, c: int, expr: Expr, fmt: str) -> None:
+            assert ws is self.ws[form_sheet.FORM]
+            self.pending_exprs.append((r, c, expr, fmt))
+
+        form_sheet.write_form(self, display)
 
     def lists(self) -> None:
         ws, tpl, lang = self.ws["lists"], self.tpl, self.lang
@@ -310,9 +360,6 @@ class _Writer:
                 if key == "grade" and v:
                     v = next((g.name for g in self.tpl.grades if v in (g.name, g.short)), v)
                 self.put(L.slots[slot_key], v, r)
-            for s in L.columns():
-                if s.kind == FORMULA:
-                    self.formula(s, r)
         self.validations()
         self.conditional_formats()
 
@@ -390,7 +437,8 @@ class _Writer:
     def meta(self) -> None:
         ws, tpl = self.ws["meta"], self.tpl
         ws.write_string(0, 0, "canary")
-        self.formula(self.L.slots["meta.canary"])
+        canary = self.L.slots["meta.canary"]
+        ws.write_formula(canary.row, canary.col, self.L.formula(canary), None, "")  # (see flush_formulas)
         issue = self.issue_record()
         record = IssuedRecord(self.out.issued, self.out.issued_rows, self.project is not None,
                               {"issue": issue} if issue else {})
@@ -412,7 +460,7 @@ class _Writer:
         if self.key is not None:
             signature = signing.sign(self.key, tpl.digest(), record, formulas_digest(self.L))
             entries += [("signature", signature), ("key_id", signing.key_id(self.key))]
-        ruleset = json.dumps(tpl.to_dict(), ensure_ascii=False, sort_keys=True)
+        ruleset = _ruleset_json(self.L)
         issued = canonical(record.to_json()).decode()
         r = META_FIRST_ROW
         for k, v in entries:
@@ -505,42 +553,19 @@ class _Writer:
            "填报日期" if zh else "Date", "请填写日期，如 2025-03-31" if zh else "A date such as 2025-03-31", row=s["sign.date"].row)
 
     def conditional_formats(self) -> None:
-        """Every conditional format is an expression rendered through the layout: the declared checks
-        paint their cell red from their flag column (checks.py), never from a hand-typed formula."""
-        L, lang, s = self.L, self.lang, self.L.slots
-        red = self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        amber = self.wb.add_format({"bg_color": "#FFEB9C"})
-        date_fmt = self.wb.add_format({"num_format": "yyyy-mm-dd"})
-
-        def cf(key: str, expr: Expr, fmt: Any) -> None:
-            slot = s[key]
-            r1, r2 = (FIRST_ROW, FIRST_ROW + L.n_rows - 1) if slot.is_column else (slot.row, slot.row)
-            criteria = L.render_at(expr, slot.sheet, FIRST_ROW if slot.is_column else None)
-            self.ws[slot.sheet].conditional_format(r1, slot.col, r2, slot.col,
-                                                   {"type": "formula", "criteria": criteria, "format": fmt})
-
-        for c in checks.ROW_CHECKS:
-            if s[c.cell].sheet == s[c.flag].sheet:  # (formats may not refer to other sheets in Excel 2007)
-                cf(c.cell, Var(c.flag).eq(1), red)
-        for rt in self.tpl.rates:
-            cf(f"rate.{rt.id}.explain", Var(f"rate.{rt.id}.flag").eq(1), red)
-        cf("band", ANY_OF(Var("band"), [label("v.out_of_band", lang)]), red)
-        cf("need", ANY_OF(Var("need"), [label("v.yes", lang)]), amber)
-        for target_key, unit_key in (("target", "unit"), ("a_target", "a_unit"), ("actual", "a_unit")):
-            cf(target_key, ANY_OF(Var(unit_key), [self.tpl.date_unit]), date_fmt)
-        for i, _ in enumerate(self.tpl.levels):
-            cf(f"lv.{i}.check", ANY_OF(Var(f"lv.{i}.check"), [label("v.mismatch", lang)]), red)
-        for c in self.tpl.funds_columns:
-            total, items = Var(f"funds.total.{c.id}"), Var(f"funds.itemsum.{c.id}")
-            cf(f"funds.itemsum.{c.id}", AND(items.ne(0), ABS(items - total) > 0.005), red)
+        """Paint cells from the layout's conditional-format rules (_conditional_rules)."""
+        formats = {"red": self.wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+                   "amber": self.wb.add_format({"bg_color": "#FFEB9C"}),
+                   "date": self.wb.add_format({"num_format": "yyyy-mm-dd"})}
+        for sheet, r1, c, r2, criteria, fmt in _conditional_rules(self.L):
+            self.ws[sheet].conditional_format(r1, c, r2, c, {"type": "formula", "criteria": criteria,
+                                                             "format": formats[fmt]})
 
     def finish_sheets(self) -> None:
         L = self.L
-        # formula and constant cells of the remaining slots
+        # constant cells of the remaining slots (formula slots: flush_formulas)
         for slot in L.scalars():
-            if slot.kind == FORMULA and slot.key != "meta.canary":
-                self.formula(slot)
-            elif slot.kind == CONST and slot.value is not None and not slot.key.startswith("funds.item"):
+            if slot.kind == CONST and slot.value is not None and not slot.key.startswith("funds.item"):
                 self.put(slot, slot.value)
         options = {"format_columns": True, "format_rows": True, "select_locked_cells": True,
                    "select_unlocked_cells": True}
@@ -574,27 +599,173 @@ class _Writer:
 _FUNCTION_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
-def _skip_future_function_rewrites(ws: Any) -> None:
-    """Let XlsxWriter skip its ~30 (and, for conditional formats, ~130) regex rewrites per formula.
+def _classic_only(formula: str) -> bool:
+    """Whether every function ``formula`` calls is a classic one (compat.md's whitelist)."""
+    return all(n.upper() in CLASSIC_FUNCTIONS for n in _FUNCTION_NAME.findall(formula))
 
-    XlsxWriter prefixes newer functions (XLOOKUP → _xlfn.XLOOKUP…) one regex each; that was 60 %
-    of `new`. A formula that calls only classic functions comes out of those rewrites unchanged,
-    so for it the rewrite is just "drop the = and braces"; anything else takes XlsxWriter's own
-    path. tests/test_writer_identity.py proves the output is the same cell for cell."""
-    original = ws._prepare_formula
 
-    def prepare(formula: str, expand_future_functions: bool = False) -> str:
-        if "_xlfn." in formula or not all(n.upper() in CLASSIC_FUNCTIONS for n in _FUNCTION_NAME.findall(formula)):
-            return original(formula, expand_future_functions)
-        if formula.startswith("{"):
-            formula = formula[1:]
-        if formula.startswith("="):
-            formula = formula[1:]
-        if formula.endswith("}"):
-            formula = formula[:-1]
-        return formula
+def _stored_text(formula: str) -> str | None:
+    """The text XlsxWriter's write_formula stores for ``formula`` when it stores it as given, else None.
 
-    ws._prepare_formula = prepare
+    For a formula of classic functions only (no dynamic-array or future function, no array braces)
+    write_formula just drops the leading '=', after a dozen regex searches per call that were a
+    quarter of `new`; worked out once per layout here instead (see _put_formulas)."""
+    from xlsxwriter.worksheet import re_dynamic_function
+
+    if formula.startswith("{") or formula.endswith("}") or "_xlfn." in formula or not _classic_only(formula) \
+            or re_dynamic_function.search(formula):
+        return None
+    return _StoredFormula(formula[1:] if formula.startswith("=") else formula)
+
+
+class _StoredFormula(str):
+    """A formula's text as XlsxWriter stores it (_stored_text), keeping its XML-escaped form once it
+    is written (by _worksheet_class's _escape_data): a layout's formula texts, ~200 KB of them, go
+    into every file, and escaping them afresh was 1 ms a file. Made once per layout, never per file."""
+
+    escaped: str | None = None
+
+
+FormulaCell = tuple[int, int, tuple[str, int | None], str, str | None, str]  # row, col, value key, formula, stored, format
+
+
+def _formula_cells(L: Layout) -> list[tuple[str, tuple[tuple[int, int], ...], list[FormulaCell]]]:
+    """Every formula slot cell of the layout but the canary, by sheet: (sheet, its corners, cells),
+    each cell with its formula text and the text XlsxWriter stores for it; worked out once per layout."""
+    got = L.cache.get("xlsx_formula_cells")
+    if got is None:
+        by_sheet: dict[str, list[FormulaCell]] = {}
+        for s in formula_slots(L):
+            if s.key == "meta.canary":
+                continue
+            for row in (L.rows() if s.is_column else (None,)):
+                formula = L.formula(s, row)
+                by_sheet.setdefault(s.sheet, []).append(
+                    (s.row if row is None else row, s.col, (s.key, row), formula, _stored_text(formula), s.fmt))
+        got = L.cache["xlsx_formula_cells"] = [(sheet, _corners(cells), cells) for sheet, cells in by_sheet.items()]
+    return got
+
+
+def _corners(cells: list[Any]) -> tuple[tuple[int, int], ...]:
+    """The top-left and bottom-right corners of the cells: what XlsxWriter's dimension check keeps."""
+    rows, cols = [c[0] for c in cells], [c[1] for c in cells]
+    return (min(rows), min(cols)), (max(rows), max(cols))
+
+
+def _put_formulas(ws: Any, corners: tuple[tuple[int, int], ...], cells: list[tuple[int, int, str, str | None, Any, Any]]) -> None:
+    """``ws.write_formula(row, col, formula, fmt, value)`` for each (row, col, formula, stored, fmt, value).
+
+    With ``stored`` (from _stored_text) the cell is put into the worksheet's table as write_formula
+    would put it, without re-parsing the text (~10 µs a cell, on 1,600 cells), and the sheet's
+    dimensions are extended once, by the corners of all the cells, as write_formula does cell by
+    cell. tests/test_writer_identity.py proves the output is the same cell for cell."""
+    from xlsxwriter.worksheet import CellFormulaTuple
+
+    for r, c in corners:
+        if ws._check_dimensions(r, c):
+            raise RuntimeError(f"formula cell outside the sheet: {r}, {c}")
+    table = ws.table
+    for r, c, formula, stored, fmt, value in cells:
+        if stored is None:
+            ws.write_formula(r, c, formula, fmt, value)
+        else:
+            table[r][c] = CellFormulaTuple(stored, fmt, value)
+
+
+def _form_formula(L: Layout, expr: Expr) -> tuple[str, str | None, Any, frozenset[str]]:
+    """A 自评表 display formula's text, stored text, compiled closure and variables, memoised per layout.
+
+    Keyed by the expression object: the form's display expressions are the layout's own
+    (FormGeometry.display, form_sheet.shown_at), so the memo holds a bounded set per layout."""
+    memo = L.cache.setdefault("xlsx_form_formulas", {})
+    got = memo.get(expr)
+    if got is None:
+        names = frozenset(expr.variables())
+        formula = render(expr, {n: L.ref(n, form_sheet.FORM) for n in names})
+        got = memo[expr] = (formula, _stored_text(formula), expr.compiled(), names)
+    return got
+
+
+@functools.cache
+def _worksheet_class() -> type:
+    """XlsxWriter's Worksheet without per-cell costs it pays for nothing on these workbooks.
+
+    - ``_prepare_formula``: XlsxWriter prefixes newer functions (XLOOKUP → _xlfn.XLOOKUP…) with
+      ~30 (for conditional formats ~130) regex rewrites per formula; that was 60 % of `new`. A
+      formula that calls only classic functions comes out of them unchanged, so for it the rewrite
+      is just "drop the = and braces"; anything else takes XlsxWriter's own path.
+    - ``_escape_attributes`` / ``_escape_data``: XlsxWriter finds out that a value is a number (a
+      cell's style index, a formula's cached number) from the TypeError its regex raises on it,
+      ~0.6 µs a time, two or three times a cell; a number, or a text of letters and digits only
+      (a cell reference), is returned as is here without raising or searching.
+      A layout's formula text (_StoredFormula) is escaped once and then reused.
+    - ``_calculate_spans`` (see below).
+
+    Same results for every input; tests/test_writer_identity.py proves the output cell for cell."""
+    from xlsxwriter.worksheet import Worksheet
+
+    escape_attributes, escape_data = Worksheet._escape_attributes, Worksheet._escape_data
+
+    class _Worksheet(Worksheet):
+        def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+            if "_xlfn." in formula or not _classic_only(formula):
+                return super()._prepare_formula(formula, expand_future_functions)
+            if formula.startswith("{"):
+                formula = formula[1:]
+            if formula.startswith("="):
+                formula = formula[1:]
+            if formula.endswith("}"):
+                formula = formula[:-1]
+            return formula
+
+        def _escape_attributes(self, attribute: Any) -> Any:
+            if not isinstance(attribute, str) or attribute.isalnum():  # (a cell reference, a style index)
+                return attribute
+            return escape_attributes(self, attribute)
+
+        def _escape_data(self, data: Any) -> Any:
+            if data.__class__ is _StoredFormula:
+                if data.escaped is None:
+                    data.escaped = escape_data(self, data)
+                return data.escaped
+            if not isinstance(data, str) or data.isalnum():  # (a number, a word: nothing to escape)
+                return data
+            return escape_data(self, data)
+
+        def _calculate_spans(self) -> None:
+            """XlsxWriter's row spans (first:last column of each block of 16 rows), from each row's
+            cells rather than by probing every column of the sheet's width in every row."""
+            if self.comments or self.dim_rowmin is None:
+                return super()._calculate_spans()
+            spans: dict[int, str] = {}
+            lo = hi = None
+            table, colmin, colmax, rowmax = self.table, self.dim_colmin, self.dim_colmax, self.dim_rowmax
+            for row in range(self.dim_rowmin, rowmax + 1):
+                cells = table.get(row)
+                if cells:
+                    first, last = min(cells), max(cells)
+                    if first < colmin or last > colmax:  # (never: every cell passed the dimension check)
+                        return super()._calculate_spans()
+                    if lo is None:
+                        lo, hi = first, last
+                    else:
+                        lo, hi = min(lo, first), max(hi, last)
+                if (row + 1) % 16 == 0 or row == rowmax:
+                    if lo is not None:
+                        spans[row // 16] = f"{lo + 1}:{hi + 1}"
+                        lo = None
+            self.row_spans = spans
+
+    return _Worksheet
+
+
+def _ruleset_json(L: Layout) -> str:
+    """The template's rule set as stored in the metadata sheet (memoised per layout: dataclasses.asdict
+    of a template is ~1 ms, and a template never changes)."""
+    got = L.cache.get("ruleset_json")
+    if got is None:
+        got = L.cache["ruleset_json"] = json.dumps(L.tpl.to_dict(), ensure_ascii=False, sort_keys=True)
+    return got
 
 
 def _legend(lang: str) -> list[str]:
@@ -628,6 +799,34 @@ def _guide_lines(tpl: Template, lang: str, L: Layout) -> list[str]:
         f"得分低于分值、或完成值达到指标值 {tpl.overshoot:.0%} 及以上的，须填写“偏差原因分析及改进措施”；不适用的指标选“不适用”，总分按适用分值折算为百分制。",
         "请勿插入或删除行、修改工作表名称或公式：wbtool 检查时会逐一指出。",
     ]
+
+
+class _PackageZipFile(zipfile.ZipFile):
+    """A ZipFile whose writestr deflates at DEFLATE_LEVEL unless told otherwise."""
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, compress_type: int | None = None,
+                 compresslevel: int | None = None) -> None:
+        super().writestr(zinfo_or_arcname, data, compress_type, DEFLATE_LEVEL if compresslevel is None else compresslevel)
+
+
+@contextmanager
+def _package_deflate_level() -> Iterator[None]:
+    """While XlsxWriter packages a workbook, deflate its parts at DEFLATE_LEVEL.
+
+    XlsxWriter offers no compression option: it opens its zipfile.ZipFile itself, whose writestr
+    then deflates at zlib's default level. Its module's ZipFile is swapped for _PackageZipFile and
+    put back afterwards. A workbook packaged meanwhile by another thread gets either level; both
+    are valid packages of the same parts."""
+    import xlsxwriter.workbook as xw
+
+    if xw.ZipFile is not zipfile.ZipFile:  # another thread is in here, or XlsxWriter changed: leave it
+        yield
+        return
+    xw.ZipFile = _PackageZipFile
+    try:
+        yield
+    finally:
+        xw.ZipFile = zipfile.ZipFile
 
 
 def atomic_output(path: Path, force: bool) -> Path:
@@ -672,7 +871,8 @@ def write_workbook(path: str | Path, tpl: Template, project: Project | None = No
             warnings.simplefilter("error")  # XlsxWriter only warns on e.g. a too-long list: make it fatal
             w = _Writer(str(tmp), tpl, project, lang, password, key, office)
             out = w.write()
-            w.wb.close()
+            with _package_deflate_level():
+                w.wb.close()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
