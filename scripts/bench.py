@@ -13,6 +13,7 @@ taken minutes apart on the same machine is what to compare over time.
 | peak memory on the largest/deepest files within the limits | ``python -c pass`` |
 
 Run: python scripts/bench.py [--repeat N] [--files 200] [--collect 1000] [--quick]
+     python scripts/bench.py --floor   (one return's reading, part by part, against expat's own cost)
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import csv
 import io
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -163,6 +163,62 @@ def xml_floor(path: Path) -> float:
     return write
 
 
+# ---- the reading floor ------------------------------------------------------------------------
+
+def reading_floor(path: Path, repeat: int) -> None:
+    """Where reading one return stands against what expat itself costs, part by part.
+
+    For each part ``check`` parses: expat with no Python callbacks (the C floor), expat calling a
+    Python function that does nothing for each element start and end (the floor of any reader
+    that sees elements one by one in Python), and wbtool's reader; then the whole check."""
+    from xml.parsers import expat
+
+    from workbook_tool import xlsxread
+    from workbook_tool.checker import PROTECTION_ONLY_SHEETS, READ_SHEETS
+    from workbook_tool.reader import META_ROWS, META_SHEET_NAMES
+
+    def noop(*_a: object) -> None:
+        return None
+
+    def parse(data: bytes, callbacks: bool) -> None:
+        p = expat.ParserCreate(namespace_separator=" ")
+        p.buffer_text = True
+        if callbacks:
+            p.StartElementHandler = noop
+            p.EndElementHandler = noop
+        p.Parse(data, True)
+
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        info = xlsxread._workbook_info(z, xlsxread._parts(z, names)[0], names)
+        parts = [(n, p) for n, p in info.sheets if n in READ_SHEETS]
+        rows = [("part", "KB", "elements", "expat alone", "no-op callbacks", "wbtool's reader")]
+        total = [0.0, 0.0, 0.0]
+        for name, part in parts + [("(shared strings)", "xl/sharedStrings.xml")]:
+            data = z.read(part)
+            elements = data.count(b"<") - data.count(b"</") - data.count(b"<?")
+            if part.endswith("sharedStrings.xml"):
+                wanted = set(range(elements))
+                mine = timeit(lambda: xlsxread._shared_strings(z, part, wanted), repeat)
+            else:
+                mine = timeit(lambda: xlsxread._read_sheet(z, part, xlsxread.MAX_ROW, xlsxread.MAX_COL), repeat)
+            bare = timeit(lambda: parse(data, False), repeat)
+            calls = timeit(lambda: parse(data, True), repeat)
+            for i, v in enumerate((bare, calls, mine)):
+                total[i] += v
+            rows.append((name, f"{len(data) / 1024:.0f}", str(elements), f"{bare * 1000:.2f} ms", f"{calls * 1000:.2f} ms",
+                         f"{mine * 1000:.2f} ms"))
+        rows.append(("all", "", "", *(f"{v * 1000:.2f} ms" for v in total)))
+        whole = timeit(lambda: xlsxread.read_book(z, READ_SHEETS, META_SHEET_NAMES, META_ROWS + 3,
+                                                   PROTECTION_ONLY_SHEETS), repeat)
+    check = timeit(lambda: check_file(path), repeat)
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    for r in rows:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print(f"read_book (all parts, values built): {whole * 1000:.1f} ms; check_file in process: {check * 1000:.1f} ms; "
+          f"no-op callbacks are {total[1] / check:.0%} of the check, wbtool's reader {total[2] / check:.0%}")
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 def main() -> None:
@@ -171,7 +227,13 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=200, help="returns in the check-many run")
     ap.add_argument("--collect", type=int, default=1000, help="returns in the collect run")
     ap.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    ap.add_argument("--floor", action="store_true", help="only: one return's reading time part by part, against expat's own")
     a = ap.parse_args()
+    if a.floor:
+        tmp = Path(tempfile.mkdtemp(prefix="wbtool-bench-"))
+        reading_floor(varied_returns(tmp, 1)[0], max(a.repeat, 15))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if a.quick:
         a.repeat, a.files, a.collect = 3, 20, 40
     n = a.repeat
