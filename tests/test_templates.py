@@ -102,3 +102,29 @@ def test_findings_doc_is_generated_from_the_catalogue():
     r = CliRunner().invoke(main, ["codes", "--format", "markdown"])
     assert r.exit_code == 0
     assert (ROOT / "docs" / "findings.md").read_text(encoding="utf-8") == r.output
+
+
+def test_every_code_a_command_raises_is_catalogued():
+    """Each code passed to an error where it is raised is in a catalogue, so `wbtool codes` and
+    docs/findings.md list it (a new code added at its raise site only fails here)."""
+    import ast
+    import re
+
+    from workbook_tool import catalogue, intake  # noqa: F401 - both register finding codes
+    from workbook_tool.errors import COMMAND_ERRORS
+    from workbook_tool.findings import CATALOGUE
+
+    raised: dict[str, str] = {}
+    for path in sorted((ROOT / "workbook_tool").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str) and re.fullmatch(r"[A-Z]\d{3}", node.args[0].value):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name.endswith("Error") or name in ("_fail", "_reject", "UnreadableFile"):
+                    raised[node.args[0].value] = f"{path.name}:{node.lineno}"
+    assert len(raised) > 30
+    missing = {c: at for c, at in raised.items() if c not in COMMAND_ERRORS and c not in CATALOGUE}
+    assert not missing, missing
+    assert not set(COMMAND_ERRORS) & set(CATALOGUE)
+    unused = set(COMMAND_ERRORS) - set(raised)
+    assert not unused, unused  # (a catalogued command error nothing raises any more)

@@ -77,6 +77,8 @@ class _Wbtool(click.Group):
             return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except WbtoolError as e:  # the one handler of every command's refusals: a message, its exit code
+            _fail(e, _lang_of(argv))
         except click.UsageError as e:
             click.echo(usage_message(e, _lang_of(argv)), err=True)
             sys.exit(e.exit_code)
@@ -120,27 +122,24 @@ def new(template: str | None, project: str | None, with_actuals: bool, output: s
     from .template import load_template
     from .writer import write_workbook, xlsx_path
 
-    try:
-        out = xlsx_path(output)
-        if roster:
-            _new_from_roster(roster, pick, template, out, lang, password, force, key_file,
-                             {"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to})
-            return
-        data = load_project_file(project) if project else None
-        tref = template or (data.get("template") if data else None) or "self-eval"
-        tpl = load_template(tref)
-        pr = parse_project(data, tpl, Path(project).name) if data is not None else None
-        office = office_details({"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to},
-                                base=(data or {}).get("office"), source=Path(project).name if project else "命令行")
-        if pr is not None:
-            refuse_if_inconsistent(issue_problems(pr, tpl))  # before anything is written
-            if not with_actuals:
-                pr = strip_fill(pr)
-            pr.office = office
-        key = load_key(key_file) if key_file else None
-        write_workbook(out, tpl, pr, lang, password, force, key, office=office)  # a blank form may carry them too
-    except WbtoolError as e:
-        _fail(e, lang)
+    out = xlsx_path(output)
+    if roster:
+        _new_from_roster(roster, pick, template, out, lang, password, force, key_file,
+                         {"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to})
+        return
+    data = load_project_file(project) if project else None
+    tref = template or (data.get("template") if data else None) or "self-eval"
+    tpl = load_template(tref)
+    pr = parse_project(data, tpl, Path(project).name) if data is not None else None
+    office = office_details({"deadline": deadline, "contact": contact, "phone": phone, "return_to": return_to},
+                            base=(data or {}).get("office"), source=Path(project).name if project else "命令行")
+    if pr is not None:
+        refuse_if_inconsistent(issue_problems(pr, tpl))  # before anything is written
+        if not with_actuals:
+            pr = strip_fill(pr)
+        pr.office = office
+    key = load_key(key_file) if key_file else None
+    write_workbook(out, tpl, pr, lang, password, force, key, office=office)  # a blank form may carry them too
     click.echo(f"{out}  [{tpl.id}@{tpl.version}]")
 
 
@@ -174,10 +173,7 @@ def keygen(key_file: str, force: bool) -> None:
     """生成签名密钥文件（权限 0600）。请妥善保管，不要随表格发出。"""
     from .signing import keygen as make
 
-    try:
-        p = make(key_file, force)
-    except WbtoolError as e:
-        _fail(e, "zh")
+    p = make(key_file, force)
     click.echo(f"{p}")
 
 
@@ -207,18 +203,15 @@ def batch(roster: str, template: str, outdir: str, indicators: str | None, lang:
     from .signing import load_key
     from .template import load_template
 
-    try:
-        tpl = load_template(template)
-        key = load_key(key_file) if key_file else None
-        with Progress(None, quiet) as prog:
-            def step(done: int, total: int, name: str) -> None:
-                if done == 1:
-                    prog.begin(total)  # the count is known once the roster is read
-                prog.advance(name)
-            results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators, jobs=jobs,
-                                          on_row=step)
-    except WbtoolError as e:
-        _fail(e, lang)
+    tpl = load_template(template)
+    key = load_key(key_file) if key_file else None
+    with Progress(None, quiet) as prog:
+        def step(done: int, total: int, name: str) -> None:
+            if done == 1:
+                prog.begin(total)  # the count is known once the roster is read
+            prog.advance(name)
+        results, notes = issue_roster(roster, tpl, outdir, lang, force, key, password, indicators, jobs=jobs,
+                                      on_row=step)
     for zh, en in notes:
         click.echo(f"wbtool: {safe(en if lang == 'en' else zh)}", err=True)
     failed = 0
@@ -243,10 +236,7 @@ def roster_template(output: str, force: bool, lang: str) -> None:
     from .rostertemplate import write_roster_template
     from .writer import xlsx_path
 
-    try:
-        out = write_roster_template(xlsx_path(output), force)
-    except WbtoolError as e:
-        _fail(e, lang)
+    out = write_roster_template(xlsx_path(output), force)
     click.echo(str(out))
 
 
@@ -270,21 +260,18 @@ def collect(paths: tuple[str, ...], output: str, roster: str | None, lang: str, 
     from .signing import load_key
     from .template import load_template
 
-    try:
-        extra = [load_template(t) for t in extra_templates]
-        key = load_key(key_file) if key_file else None
-        rows = read_roster_rows(roster) if roster else None
-        files, unreadable_dirs = list_inputs(list(paths), exclude=outputs(output) + ([Path(roster)] if roster else []))
-        records = [folder_record(d) for d in unreadable_dirs]
-        summarise_one = functools.partial(summarise, templates=extra, key=key, lang=lang)
-        with Progress(len(files), quiet) as prog:
-            for f, rec in zip(files, map_files(summarise_one, files, jobs)):
-                records.append(rec)
-                prog.advance(f)
-        summary = build(records, rows)
-        write(summary, output, force)
-    except WbtoolError as e:
-        _fail(e, lang)
+    extra = [load_template(t) for t in extra_templates]
+    key = load_key(key_file) if key_file else None
+    rows = read_roster_rows(roster) if roster else None
+    files, unreadable_dirs = list_inputs(list(paths), exclude=outputs(output) + ([Path(roster)] if roster else []))
+    records = [folder_record(d) for d in unreadable_dirs]
+    summarise_one = functools.partial(summarise, templates=extra, key=key, lang=lang)
+    with Progress(len(files), quiet) as prog:
+        for f, rec in zip(files, map_files(summarise_one, files, jobs)):
+            records.append(rec)
+            prog.advance(f)
+    summary = build(records, rows)
+    write(summary, output, force)
     c = summary.counts()
     line = (f"{output}: 收到 {c['received']} 个文件，有效报送 {c['workbooks']}（通过 {c['passed']}，有警告 {c['warnings']}，"
             f"有错误 {c['errors']}），重复 {c['duplicates']}，无法读取 {c['unreadable']}，非工作簿 {c['not_workbook']}")
@@ -306,10 +293,7 @@ def report(paths: tuple[str, ...], output: str, lang: str, force: bool, overwrit
     from .docreport import write_report
     from .template import load_template
 
-    try:
-        extra = [load_template(t) for t in extra_templates]
-    except WbtoolError as e:
-        _fail(e, lang)
+    extra = [load_template(t) for t in extra_templates]
     files, unreadable = _expand(paths)
     many = len(files) > 1 or any(Path(p).is_dir() for p in paths)
     out = Path(output)
@@ -333,8 +317,9 @@ def report(paths: tuple[str, ...], output: str, lang: str, force: bool, overwrit
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def codes(fmt: str) -> None:
-    """列出全部检查结果代码（代码、级别、标题、中英文说明）。"""
+    """列出全部代码：检查结果（代码、级别、标题、中英文说明）与命令错误（代码、退出码、标题）。"""
     from . import catalogue, intake  # noqa: F401  (both register codes)
+    from .errors import COMMAND_ERRORS
     from .findings import CATALOGUE
 
     if fmt == "markdown":
@@ -346,6 +331,15 @@ def codes(fmt: str) -> None:
             click.echo("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
         else:
             click.echo(f"{c.code}  {c.severity:<7} {c.title_zh} / {c.title_en}")
+    if fmt == "markdown":
+        click.echo("\n# Command errors\n\nA command that cannot do what was asked prints one message naming the file, "
+                   "option or value, and exits with the code below (JSON reports of `check` carry finding codes only).\n")
+        click.echo("| code | exit | title |\n|---|---|---|")
+    for e in sorted(COMMAND_ERRORS.values(), key=lambda e: e.code):
+        if fmt == "markdown":
+            click.echo(f"| {e.code} | {e.exit_code} | {e.title_zh} / {e.title_en} |")
+        else:
+            click.echo(f"{e.code}  exit {e.exit_code} {e.title_zh} / {e.title_en}")
 
 
 @main.command()

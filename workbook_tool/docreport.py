@@ -431,13 +431,12 @@ def write_report(path: str | Path, out: str | Path, lang: str = "zh", force: boo
         raise WbtoolError("O001", f"输出文件已存在：{out}（使用 --overwrite 覆盖）", f"output exists: {out} (use --overwrite)")
     rep = check_file(path, templates, keep_inputs=True)
     if rep.status == "unreadable" or rep.computed is None:
-        raise WbtoolError("D002", f"{path}：无法读取或无法评分，不能生成报告", f"{path}: unreadable or not scorable: no report",
-                          exit_code=2)
+        raise WbtoolError("D002", f"{path}：无法读取或无法评分，不能生成报告", f"{path}: unreadable or not scorable: no report")
     if rep.count(ERROR) and not force:
         codes = ", ".join(sorted({f.code for f in rep.findings if f.severity == ERROR}))
         raise WbtoolError("D001", f"{path}：检查有错误（{codes}），未生成报告；核实后可用 --force 生成（首页将列出错误）",
                           f"{path}: the check found errors ({codes}); no report. Use --force to write one anyway "
-                          "(its first page lists the errors)", exit_code=1)
+                          "(its first page lists the errors)")
     tid, ver = (rep.template or "@").split("@", 1)
     tpl = known_templates(templates)[(tid, ver)]
     doc = build_report(rep, tpl, lang)
