@@ -175,7 +175,7 @@ def reading_floor(path: Path, repeat: int) -> None:
 
     from workbook_tool import xlsxread
     from workbook_tool.checker import PROTECTION_ONLY_SHEETS, READ_SHEETS
-    from workbook_tool.reader import META_ROWS, META_SHEET_NAMES
+    from workbook_tool.metadata import META_ROWS, META_SHEET_NAMES
 
     def noop(*_a: object) -> None:
         return None

@@ -165,7 +165,7 @@ def test_usage_errors_in_the_chosen_language(args, zh, en):
 
 
 def test_office_details_from_the_project_file_and_the_command_line(tmp_path):
-    from workbook_tool.reader import read_meta
+    from workbook_tool.metadata import read_meta
 
     p = tmp_path / "p.yaml"
     p.write_text(SEED.read_text(encoding="utf-8") + "office: {deadline: 2025年3月31日, contact: 王芳, code: 2024-001}\n",
@@ -182,7 +182,7 @@ def test_office_details_from_the_project_file_and_the_command_line(tmp_path):
 
 
 def test_blank_form_carries_office_details_and_keeps_the_template_rows(tmp_path):
-    from workbook_tool.reader import read_meta
+    from workbook_tool.metadata import read_meta
 
     out = tmp_path / "blank.xlsx"
     r = CliRunner().invoke(main, ["new", "-t", "dept-eval", "-o", str(out), "--deadline", "2025-03-31"])

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from workbook_tool.cli import main
 from workbook_tool.layout import build_layout
-from workbook_tool.reader import read_meta
+from workbook_tool.metadata import read_meta
 from workbook_tool.template import load_template
 
 from test_issuing import unlocked_filled

@@ -26,7 +26,8 @@ from workbook_tool import xlsxread
 from workbook_tool.checker import check_file
 from workbook_tool.layout import build_layout
 from workbook_tool.project import load_project_file, parse_project
-from workbook_tool.reader import read_meta, take_snapshot
+from workbook_tool.metadata import read_meta
+from workbook_tool.reader import take_snapshot
 from workbook_tool.template import load_template
 from workbook_tool.writer import write_workbook
 

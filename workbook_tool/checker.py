@@ -23,7 +23,8 @@ from .intake import damaged, open_package
 from .labels import LABELS, label
 from . import checks, rules, signing
 from .layout import FIRST_ROW, FORMULA, HEADER_ROW, SHEETS, Layout, formulas_digest, layout_for
-from .reader import META_ROWS, META_SHEET_NAMES, Meta, Snapshot, normalise_formula, read_meta, take_snapshot
+from .metadata import META_ROWS, META_SHEET_NAMES, PROP_FINGERPRINT, PROP_SIGNATURE, Meta, read_meta
+from .reader import Snapshot, normalise_formula, take_snapshot
 from .textnum import LOOKALIKE, parse_number_text
 from .template import Template, builtin_templates, load_template, ruleset_digest
 from .record import fingerprint
@@ -254,7 +255,7 @@ def _analyse(rep: FileReport, L: Layout, snap: Snapshot, meta: Meta, tpl: Templa
 
 
 def _check_signature(rep: FileReport, L: Layout, meta: Meta, tpl: Template, key: bytes) -> None:
-    sig = meta.data.get("signature") or meta.custom.get("wbtool.signature")
+    sig = meta.data.get("signature") or meta.custom.get(PROP_SIGNATURE)
     if not sig:
         rep.findings.append(Finding("S006"))
         return
@@ -290,7 +291,7 @@ def _check_fingerprint(rep: FileReport, meta: Meta, tpl: Template) -> None:
         return
     stored = meta.data.get("fingerprint")
     recomputed = fingerprint(tpl.digest(), meta.record)
-    prop = meta.custom.get("wbtool.fingerprint")
+    prop = meta.custom.get(PROP_FINGERPRINT)
     if stored != recomputed:
         rep.findings.append(Finding("S004", sheet=None, values={"detail": "元数据中的下达内容与指纹不符 / issued data ≠ fingerprint"}))
     elif prop is not None and str(prop) != stored:

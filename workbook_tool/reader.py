@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import record
 from .dates import excel_serial
 from .expr import XLError
-from .layout import CONST, FORMULA, HEADER_ROW, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout
+from .layout import CONST, FORMULA, HEADER_ROW, PROTECTED_SHEETS, SHEETS, Layout
 from .labels import LABELS
-from .record import IssuedRecord
 from .xlsxread import EMPTY, Book, Cell
 
 #: Sheets a workbook issued by an earlier wbtool lacks (the 自评表 came with issue #14): their cells are
@@ -26,31 +23,6 @@ from .xlsxread import EMPTY, Book, Cell
 OPTIONAL_SHEETS = ("form",)
 
 ERROR_TEXTS = {"#DIV/0!", "#VALUE!", "#NAME?", "#N/A", "#REF!", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!"}
-
-
-@dataclass
-class Meta:
-    data: dict[str, str]
-    ruleset: dict[str, Any] | None
-    record: IssuedRecord
-    custom: dict[str, Any]
-    record_error: str | None = None  # the stored record is not a record (S004)
-
-    @property
-    def template_id(self) -> str | None:
-        return self.data.get("template_id")
-
-    @property
-    def template_version(self) -> str | None:
-        return self.data.get("template_version")
-
-    @property
-    def lang(self) -> str:
-        return self.data.get("lang") or "zh"
-
-
-#: rows of the metadata sheet that hold key/value entries (the reader reads this many)
-META_ROWS = 40
 
 
 class OpenpyxlGrid:
@@ -128,53 +100,6 @@ def as_grid(wb_formulas: Any, wb_values: Any = None) -> Any:
     if isinstance(wb_formulas, (BookGrid, OpenpyxlGrid)):
         return wb_formulas
     return OpenpyxlGrid(wb_formulas, wb_values if wb_values is not None else wb_formulas)
-
-
-META_SHEET_NAMES = (LABELS["sheet.meta"][0], LABELS["sheet.meta"][1])
-
-
-def _meta_sheet(g: Any) -> str | None:
-    for name in META_SHEET_NAMES:
-        if name in g.sheetnames and name in g.worksheet_names:
-            return name
-    for name in g.worksheet_names:  # renamed: find it by content
-        if g.cell(name, META_FIRST_ROW + 1, 1).value == "wbtool":
-            return name
-    return None
-
-
-def read_meta(wb_formulas: Any) -> Meta | None:
-    """The metadata block, or None for a workbook wbtool did not make."""
-    g = as_grid(wb_formulas)
-    custom: dict[str, Any] = dict(g.custom)
-    ws = _meta_sheet(g)
-    if ws is None:
-        if any(k.startswith("wbtool.") for k in custom):
-            return Meta({}, None, IssuedRecord(), custom)
-        return None
-    data: dict[str, str] = {}
-    blobs: dict[str, str] = {}
-    for r in range(META_FIRST_ROW + 1, META_FIRST_ROW + META_ROWS + 1):
-        row = g.row_values(ws, r)
-        if not row or row[0] is None:
-            continue
-        k = str(row[0])
-        if k in ("ruleset", "issued"):
-            blobs[k] = "".join(str(v) for v in row[1:] if v is not None)
-        elif len(row) > 1 and row[1] is not None:
-            data[k] = str(row[1])
-    if data.get("wbtool") != "wbtool workbook":
-        return None
-    try:
-        ruleset = json.loads(blobs["ruleset"]) if "ruleset" in blobs else None
-    except (json.JSONDecodeError, RecursionError):
-        ruleset = None
-    if not isinstance(ruleset, dict):
-        ruleset = None
-    try:
-        return Meta(data, ruleset, record.parse(blobs.get("issued"), data.get("project_issued")), custom)
-    except record.RecordShapeError as e:
-        return Meta(data, ruleset, IssuedRecord(), custom, str(e)[:200])
 
 
 def to_engine_value(v: Any) -> Any:

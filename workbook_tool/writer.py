@@ -21,14 +21,14 @@ from typing import Any, Iterator
 from .a1 import col_name as xl_col_to_name
 from .dates import excel_serial
 
-from . import __version__, checks, form_sheet, signing
+from . import __version__, checks, form_sheet, metadata, signing
 from .engine import evaluate
 from .expr import ABS, AND, ANY_OF, Expr, Var, render
 from .errors import WbtoolError
 from .expr import CLASSIC_FUNCTIONS
 from .labels import label
 from .layout import (
-    CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, META_FIRST_ROW, PROTECTED_SHEETS, SHEETS, Layout, Slot,
+    CHECK_COL, CONST, FIRST_ROW, FORMULA, HEADER_ROW, ISSUED, PROTECTED_SHEETS, SHEETS, Layout, Slot,
     formula_slots, formulas_digest, layout_for,
 )
 from .office import guide_lines as office_guide_lines
@@ -36,7 +36,6 @@ from .project import Project
 from .record import IssuedRecord, canonical, fingerprint
 from .template import Template
 
-META_CHUNK = 30000  # cell text limit is 32767 characters
 # zlib level of the package's parts. zlib's default (6) took 6 ms of a 35 ms `new`; level 2 takes
 # 2.5 ms for a file ~18 % larger (66 → 78 KB for the seed project); the parts are the same bytes.
 DEFLATE_LEVEL = 2
@@ -444,7 +443,6 @@ class _Writer:
                               {"issue": issue} if issue else {})
         fp = fingerprint(tpl.digest(), record)
         entries: list[tuple[str, str]] = [
-            ("wbtool", "wbtool workbook"),
             ("generator_version", __version__),
             ("template_id", tpl.id),
             ("template_version", tpl.version),
@@ -460,26 +458,16 @@ class _Writer:
         if self.key is not None:
             signature = signing.sign(self.key, tpl.digest(), record, formulas_digest(self.L))
             entries += [("signature", signature), ("key_id", signing.key_id(self.key))]
-        ruleset = _ruleset_json(self.L)
-        issued = canonical(record.to_json()).decode()
-        r = META_FIRST_ROW
-        for k, v in entries:
-            ws.write_string(r, 0, k)
-            ws.write_string(r, 1, v)
-            r += 1
-        for k, blob in (("ruleset", ruleset), ("issued", issued)):
-            chunks = [blob[i:i + META_CHUNK] for i in range(0, len(blob), META_CHUNK)] or [""]
-            ws.write_string(r, 0, k)
-            for j, c in enumerate(chunks):
-                ws.write_string(r, 1 + j, c)
-            r += 1
+        blobs = {"ruleset": _ruleset_json(self.L), "issued": canonical(record.to_json()).decode()}
+        for r, c, text in metadata.meta_cells(entries, blobs):
+            ws.write_string(r, c, text)
         ws.hide()
-        self.wb.set_custom_property("wbtool.template", f"{tpl.id}@{tpl.version}")
-        self.wb.set_custom_property("wbtool.generator", __version__)
-        self.wb.set_custom_property("wbtool.fingerprint", fp)
-        self.wb.set_custom_property("wbtool.lang", self.lang)
+        self.wb.set_custom_property(metadata.PROP_TEMPLATE, f"{tpl.id}@{tpl.version}")
+        self.wb.set_custom_property(metadata.PROP_GENERATOR, __version__)
+        self.wb.set_custom_property(metadata.PROP_FINGERPRINT, fp)
+        self.wb.set_custom_property(metadata.PROP_LANG, self.lang)
         if signature:
-            self.wb.set_custom_property("wbtool.signature", signature)
+            self.wb.set_custom_property(metadata.PROP_SIGNATURE, signature)
         self.wb.set_properties({"title": tpl.name, "comments": f"wbtool {__version__} / {tpl.id}@{tpl.version}"})
 
     def issue_record(self) -> dict[str, Any]:
