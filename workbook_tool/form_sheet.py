@@ -31,8 +31,9 @@ from .a1 import col_name as xl_col_to_name
 
 from .expr import AND, IF, ISNUMBER, LEN, OR, ROUND, Expr, Var, XLError, lift
 from .labels import label
+from .slot import FORMULA, Slot
 
-if TYPE_CHECKING:  # the writer imports this module; layout calls add_form_slots lazily
+if TYPE_CHECKING:  # (layout imports this module to add the form's slots: the type only)
     from .layout import Layout
 
 FORM = "form"
@@ -152,8 +153,6 @@ def _cols(L: "Layout") -> dict[str, int]:
 
 def add_form_slots(L: "Layout") -> None:
     """Put the form's computed cells into the layout (reader, checker and engine then know them)."""
-    from .layout import FORMULA, Slot
-
     tpl, lang = L.tpl, L.lang
     cols = _cols(L)
     nf = len(tpl.funds_columns)

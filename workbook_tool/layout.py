@@ -15,11 +15,12 @@ from typing import Any
 from .a1 import col_name as xl_col_to_name, rowcol_to_cell as xl_rowcol_to_cell
 
 from . import checks, rules
+from .form_sheet import add_form_slots
 from .expr import IF, ROUND, SUM, Expr, Num, Range, Var, render
 from .labels import label
+from .slot import CONST, FORMULA, INPUT, ISSUED, Slot
 from .template import Template
 
-ISSUED, INPUT, FORMULA, CONST = "issued", "input", "formula", "const"
 
 SHEETS = ("guide", "budget", "indicators", "actuals", "scoring", "summary", "form", "lists", "meta")
 TABLE_SHEETS = ("indicators", "actuals", "scoring")
@@ -32,25 +33,6 @@ CHECK_COL = 20  # first hidden flag column of the declared checks (actuals: one 
 META_FIRST_ROW = 2  # 0-based row of the first key/value entry on the metadata sheet
 
 HEADER_FIELDS = ("name", "department", "unit", "year")
-
-
-@dataclass
-class Slot:
-    key: str
-    sheet: str
-    col: int
-    row: int | None  # None: a column of the indicator table
-    kind: str
-    header: str = ""
-    expr: Expr | None = None
-    fmt: str = ""
-    width: float = 12
-    value: Any = None  # for constants
-    validate: str = ""  # name of a validation rule (writer)
-
-    @property
-    def is_column(self) -> bool:
-        return self.row is None
 
 
 @dataclass
@@ -334,8 +316,6 @@ def build_layout(tpl: Template, lang: str = "zh") -> Layout:
     L.add(Slot("meta.canary", "meta", 1, 0, FORMULA, expr=ROUND(Num(2) / 3, 4), fmt=""))
 
     # ---- 自评表: the print-ready form, formulas over the sheets above (form_sheet.py) ------------
-    from .form_sheet import add_form_slots  # (imports layout: a module-level import would be circular)
-
     add_form_slots(L)
     L.cache["built"] = True  # (no slot is added after this: slot lists may be memoised)
     return L
