@@ -47,3 +47,16 @@ def test_rows_share_a_computation_only_when_their_inputs_are_the_same_values_of_
     assert score[rows[0]] == score[rows[3]] == score[rows[4]] == 10  # 50 and 50.0 are the same number
     assert score[rows[1]] != score[rows[0]] and score[rows[2]] != score[rows[0]]  # TRUE and "50" are not
     assert score[rows[7]] == 10 and score[rows[8]] != 10
+
+
+def test_a_layout_pickles_and_evaluates_the_same_after():
+    """Closures do not pickle: a layout (and its expressions) travel without their memo and rebuild it."""
+    import pickle
+
+    L = build_layout(load_template("self-eval"))
+    r = list(L.rows())[0]
+    inputs = {("op", r): "≥", ("target", r): 40.0, ("unit", r): "人", ("weight", r): 10.0, ("actual", r): 30.0}
+    before = evaluate(L, inputs)  # (compiles every expression and fills the memo)
+    again = evaluate(pickle.loads(pickle.dumps(L)), inputs)
+    assert before.keys() == again.keys()
+    assert all(_same(before[k], again[k]) for k in before)

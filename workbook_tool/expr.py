@@ -109,6 +109,10 @@ class Expr:
     def _compile(self) -> Evaluator:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its closure (closures do not pickle; it is rebuilt on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_compiled"}
+
     def variables(self) -> set[str]:
         return set()
 

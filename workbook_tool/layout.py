@@ -42,6 +42,12 @@ class Layout:
     slots: dict[str, Slot] = field(default_factory=dict)
     sheet_names: dict[str, str] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its memo (compiled closures do not pickle; the memo is rebuilt on use)."""
+        state = dict(self.__dict__)
+        state["cache"] = {k: v for k, v in self.cache.items() if k == "built"}
+        return state
+
     # ---- geometry ---------------------------------------------------------------------------
     @property
     def n_rows(self) -> int:
