@@ -24,14 +24,16 @@ def _alone(L, inputs, r):
 
 
 def _same(a, b):
-    return (a.__class__, a) == (b.__class__, b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return (a.__class__, a) == (b.__class__, b)
 
 
 def test_rows_share_a_computation_only_when_their_inputs_are_the_same_values_of_the_same_types():
     L = build_layout(load_template("dept-eval"))
     rows = list(L.rows())
     issued = {"level": "产出指标", "category": "数量指标", "name": "培训人数", "op": "≥", "target": 40.0, "unit": "人", "weight": 10.0}
-    actuals = [50.0, True, "50", 50, 50.0, None, "", 1.0, True]  # 1.0 and TRUE, 50 and "50" must not share
+    actuals = [50.0, True, "50", 50, 50.0, None, "", 1.0, True, 0.0, -0.0]  # 1.0 and TRUE, 50 and "50", 0.0 and -0.0 must not share
     inputs = {}
     for r, actual in zip(rows, actuals):
         for k, v in issued.items():

@@ -5,6 +5,7 @@ workbook's cached results, so the scores it produces are independent of what Exc
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -56,9 +57,8 @@ def evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
     done: dict[tuple[Any, ...], list[Any]] = {}
     for r in rows:
         # a row's formulas read only that row's inputs: rows with the same inputs (the blank rows
-        # below the indicators, most of a 500-row template) are computed once. The key keeps each
-        # value's type, so 1, 1.0 and TRUE stay apart.
-        key = tuple((v.__class__, v) for v in [get((k, r)) for k in plan.row_key])
+        # below the indicators, most of a 500-row template) are computed once (_typed: the key)
+        key = tuple([_typed(get((k, r))) for k in plan.row_key])
         values = done.get(key)
         if values is None:
             env: dict[str, Any] = {k: get((k, r)) for k in plan.row_key}
@@ -79,6 +79,14 @@ def evaluate(L: Layout, inputs: Inputs) -> dict[tuple[str, int | None], Any]:
             scalar_env[name] = [scalar_env.get(m) for m in plan.ranges[name]]
         out[(k, None)] = scalar_env[k] = fn(scalar_env)
     return out
+
+
+def _typed(v: Any) -> tuple[Any, ...]:
+    """A row input as a memo key: its type with it (1, 1.0, TRUE and "1" score differently), and
+    -0.0 apart from 0.0 (equal numbers, but a printed percentage shows the sign)."""
+    if v.__class__ is float and v == 0:
+        return (float, v, math.copysign(1.0, v))
+    return (v.__class__, v)
 
 
 def range_members(L: Layout, name: str) -> list[str]:

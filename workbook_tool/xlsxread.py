@@ -294,17 +294,18 @@ def _styles(archive: zipfile.ZipFile, names: set[str]) -> tuple[int, set[int], s
     xf_fmts: list[int] = []
     in_xfs = 0
     d = _Depth()
+    bad_id = False  # (reported once the part is parsed: a damaged part says so first, as before)
     num_fmt, cell_xfs, xf = f"{MAIN_NS} numFmt", f"{MAIN_NS} cellXfs", f"{MAIN_NS} xf"
 
     def start(tag: str, attrs: dict[str, str]) -> None:  # (no element list: styles.xml is long)
-        nonlocal in_xfs
+        nonlocal in_xfs, bad_id
         d.down()
         depth = d.n
         if tag == num_fmt:
             try:
                 custom[int(attrs.get("numFmtId", ""))] = attrs.get("formatCode", "")
-            except ValueError as exc:
-                raise ReadError("styles: bad numFmtId") from exc
+            except ValueError:
+                bad_id = True
         elif tag == cell_xfs:
             in_xfs = depth
         elif in_xfs and depth <= in_xfs:
@@ -312,13 +313,15 @@ def _styles(archive: zipfile.ZipFile, names: set[str]) -> tuple[int, set[int], s
         if in_xfs and depth == in_xfs + 1 and tag == xf:
             try:
                 xf_fmts.append(int(attrs.get("numFmtId", "0")))
-            except ValueError as exc:
-                raise ReadError("styles: bad numFmtId") from exc
+            except ValueError:
+                bad_id = True
 
     def end(_tag: str) -> None:
         d.n -= 1
 
     _feed(_parser(start, end, None), archive, "xl/styles.xml")
+    if bad_id:
+        raise ReadError("styles: bad numFmtId")
     dates, durations = set(), set()
     for idx, fid in enumerate(xf_fmts):
         fmt = custom[fid] if fid in custom else _BUILTIN_FORMATS.get(fid)
