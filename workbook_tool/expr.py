@@ -236,12 +236,19 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def _error_of(a: Any, b: Any) -> XLError | None:
+    """The first of two operands that is an error value, as a spreadsheet propagates it."""
+    if isinstance(a, XLError):
+        return a
+    return b if isinstance(b, XLError) else None
+
+
 def _compare(test: Callable[[int], bool], a: Any, b: Any) -> Any:
     if a.__class__ is float and b.__class__ is float:  # the common case, first
         return test(0 if approx_equal(a, b) else (a > b) - (a < b))
-    for v in (a, b):
-        if isinstance(v, XLError):
-            return v
+    e = _error_of(a, b)
+    if e is not None:
+        return e
     # blank compares as 0 against numbers and as "" against text
     if a is None:
         a = "" if isinstance(b, str) else 0.0
@@ -303,11 +310,8 @@ class Bin(Expr):
         if op == "&":
             def concat(env: Mapping[str, Any]) -> Any:
                 a, b = left(env), right(env)
-                if isinstance(a, XLError):
-                    return a
-                if isinstance(b, XLError):
-                    return b
-                return _text(a) + _text(b)
+                e = _error_of(a, b)
+                return e if e is not None else _text(a) + _text(b)
             return concat
         if op in _COMPARISONS:
             test = _COMPARISONS[op]
@@ -444,11 +448,8 @@ def _compile_call(name: str, args: list[Expr]) -> Evaluator:
 
         def exact(env: Mapping[str, Any]) -> Any:
             x, y = a(env), b(env)
-            if isinstance(x, XLError):
-                return x
-            if isinstance(y, XLError):
-                return y
-            return _text(x) == _text(y)
+            e = _error_of(x, y)
+            return e if e is not None else _text(x) == _text(y)
 
         return exact
     if name == "ROUND":

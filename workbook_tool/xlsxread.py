@@ -931,6 +931,19 @@ _COL_RANGE = re.compile(r"(\$?[A-Za-z]{1,3}):(\$?[A-Za-z]{1,3})$")
 _CELL_REF = re.compile(r"(\$?[A-Za-z]{1,3})(\$?[1-9][0-9]{0,6})$")
 
 
+def _closing_quote(body: str, i: int, what: str) -> int:
+    """Index of the quote closing the one at ``i`` (a doubled quote inside stands for itself)."""
+    q, j, n = body[i], i + 1, len(body)
+    while j < n:
+        if body[j] == q:
+            if j + 1 < n and body[j + 1] == q:
+                j += 2
+                continue
+            return j
+        j += 1
+    raise ReadError(f"formula: unterminated {what}")
+
+
 def _segments(body: str) -> list[tuple[str, bool]]:
     """Split formula text (after "=") into (text, is_operand) pieces; a function name is not an operand."""
     out: list[tuple[str, bool]] = []
@@ -945,29 +958,11 @@ def _segments(body: str) -> list[tuple[str, bool]]:
     while i < n:
         ch = body[i]
         if ch == '"' and not tok:
-            j = i + 1
-            while j < n:
-                if body[j] == '"':
-                    if j + 1 < n and body[j + 1] == '"':
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if j >= n:
-                raise ReadError("formula: unterminated string")
+            j = _closing_quote(body, i, "string")
             out.append((body[i:j + 1], False))
             i = j + 1
         elif ch == "'":
-            j = i + 1
-            while j < n:
-                if body[j] == "'":
-                    if j + 1 < n and body[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if j >= n:
-                raise ReadError("formula: unterminated quoted name")
+            j = _closing_quote(body, i, "quoted name")
             tok.append(body[i:j + 1])
             i = j + 1
         elif ch == "[":
